@@ -1,0 +1,5 @@
+DROP TRIGGER document_processing_queue_notify_pending ON document_processing_queue;
+DROP TRIGGER document_processing_queue_notify_insert ON document_processing_queue;
+DROP TRIGGER sync_queue_notify_pending ON sync_queue;
+DROP TRIGGER sync_queue_notify_insert ON sync_queue;
+DROP FUNCTION syncd_notify_queue();

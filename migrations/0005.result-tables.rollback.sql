@@ -1,0 +1,3 @@
+DROP TABLE document_extractions;
+DROP TABLE monday_pauses;
+DROP TABLE monday_items;

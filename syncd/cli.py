@@ -1,0 +1,300 @@
+"""The `syncd` command line: parse, call, print. One-line errors, never a traceback
+for a user mistake, non-zero exit on any error (78 for a bad config)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn
+
+import asyncpg
+
+from syncd import __version__, config, db, jobs, logs
+from syncd.config import EX_CONFIG, ConfigError, Settings
+
+EX_ERROR = 1
+
+
+class UserError(Exception):
+    """A mistake the user can fix: printed as one line, exit 1."""
+
+
+def _uuid(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a UUID: {text!r}") from None
+
+
+def _payload(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"payload is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("payload must be a JSON object")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"syncd: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="syncd", description="PostgreSQL job daemon: monday.com sync and documents.")
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $SYNCD_CONFIG, ./syncd.toml, /etc/syncd/syncd.toml)",
+    )
+    p.add_argument("--version", action="version", version=f"syncd {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--once", action="store_true", help="work off what is due, then exit")
+
+    mig = sub.add_parser("migrate", help="apply the database migrations")
+    g = mig.add_mutually_exclusive_group()
+    g.add_argument("--rollback", action="store_true", help="roll back the newest migration")
+    g.add_argument("--list", action="store_true", help="list migrations and whether applied")
+
+    st = sub.add_parser("status", help="per-queue counts, due jobs, retries, recent failures")
+    st.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+
+    enq = sub.add_parser("enqueue", help="add a job")
+    enq_sub = enq.add_subparsers(dest="queue", metavar="QUEUE", parser_class=Parser)
+    enq_sub.required = True
+    es = enq_sub.add_parser("sync", help="push (or pull) one entity")
+    es.add_argument("entity_type")
+    es.add_argument("entity_id", type=_uuid)
+    es.add_argument("--operation", choices=["upsert", "delete"], default="upsert")
+    es.add_argument("--direction", choices=["to_monday", "to_npd"], default="to_monday")
+    es.add_argument("--priority", type=int, default=0, help="larger runs first (default 0)")
+    es.add_argument("--payload", type=_payload, default=None, help="a JSON object")
+    ed = enq_sub.add_parser("document", help="process one document")
+    ed.add_argument("document_id", type=_uuid)
+    ed.add_argument("operation", help="for example: extract")
+    ed.add_argument("--priority", type=int, default=0)
+
+    rt = sub.add_parser("retry", help="make a failed job (or all of them) due now")
+    rt.add_argument("queue", choices=["sync", "documents"], metavar="QUEUE")
+    which = rt.add_mutually_exclusive_group(required=True)
+    which.add_argument("job_id", nargs="?", type=_uuid)
+    which.add_argument("--failed", action="store_true", help="every failed job in QUEUE")
+
+    cn = sub.add_parser("cancel", help="cancel a pending or failed job")
+    cn.add_argument("queue", choices=["sync", "documents"], metavar="QUEUE")
+    cn.add_argument("job_id", type=_uuid)
+
+    sub.add_parser("purge", help="delete completed and cancelled jobs past retention now")
+
+    cf = sub.add_parser("config", help="check or show the configuration")
+    cf.add_argument("action", choices=["check", "show"])
+
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = config.load(args.config)
+    except ConfigError as exc:
+        return _config_invalid(exc, args)
+    logs.setup(
+        settings.log.level,
+        settings.log.format,
+        stream=sys.stderr if args.command != "run" else None,
+    )
+    try:
+        return COMMANDS[args.command](settings, args)
+    except ConfigError as exc:
+        return _config_invalid(exc, args)
+    except UserError as exc:
+        print(f"syncd: {exc}", file=sys.stderr)
+        return EX_ERROR
+    except (OSError, asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
+        print(f"syncd: database error: {_one_line(exc)}", file=sys.stderr)
+        return EX_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _config_invalid(exc: ConfigError, args: argparse.Namespace) -> int:
+    if args.command == "run":
+        logs.setup("info", "auto")
+        logs.get().error("config.invalid", error=str(exc))
+    print(f"syncd: {exc}", file=sys.stderr)
+    return EX_CONFIG
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _with_connection(
+    settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[int]]
+) -> int:
+    async def go() -> int:
+        try:
+            conn = await db.connect(settings)
+        except (OSError, asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
+            raise UserError(f"cannot connect to the database: {_one_line(exc)}") from None
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+# -- commands ------------------------------------------------------------------
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from syncd import handlers
+    from syncd.worker import Worker
+
+    try:
+        registry = handlers.load(settings)
+    except handlers.PluginError as exc:
+        raise UserError(str(exc)) from None
+    worker = Worker(settings, registry, once=args.once)
+    asyncio.run(worker.run())
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from syncd import migrate
+
+    url = settings.database_url()
+    try:
+        if args.list:
+            for step in migrate.listing(url):
+                print(f"{'[x]' if step.applied else '[ ]'} {step.id}")
+        elif args.rollback:
+            rolled = migrate.rollback(url)
+            print(f"rolled back {rolled}" if rolled else "nothing to roll back")
+        else:
+            applied = migrate.apply(url)
+            print("applied " + ", ".join(applied) if applied else "already up to date")
+    except Exception as exc:  # psycopg and yoyo errors: one line, no traceback
+        raise UserError(f"migrate failed: {_one_line(exc)}") from None
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    from syncd import status
+
+    async def work(conn: asyncpg.Connection) -> int:
+        report = await status.gather(conn)
+        print(json.dumps(report, indent=2) if args.json else status.render(report))
+        return 0
+
+    return _with_connection(settings, work)
+
+
+def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> int:
+        try:
+            if args.queue == "sync":
+                job_id, merged = await jobs.enqueue_sync(
+                    conn,
+                    args.entity_type,
+                    args.entity_id,
+                    operation=args.operation,
+                    direction=args.direction,
+                    priority=args.priority,
+                    payload=args.payload,
+                )
+                print(f"{job_id} (merged into the pending job)" if merged else job_id)
+            else:
+                print(
+                    await jobs.enqueue_document(
+                        conn, args.document_id, args.operation, priority=args.priority
+                    )
+                )
+        except asyncpg.ForeignKeyViolationError:
+            raise UserError(f"no document {args.document_id} in the documents table") from None
+        except (asyncpg.CheckViolationError, asyncpg.StringDataRightTruncationError) as exc:
+            raise UserError(f"refused by the database: {_one_line(exc)}") from None
+        return 0
+
+    return _with_connection(settings, work)
+
+
+def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
+    queue = jobs.queue_named(args.queue)
+
+    async def work(conn: asyncpg.Connection) -> int:
+        if args.failed:
+            n = await jobs.retry_failed(conn, queue)
+            print(f"{n} failed {queue.name} job(s) due now")
+            return 0
+        try:
+            await jobs.retry(conn, queue, args.job_id)
+        except (jobs.JobNotFound, ValueError) as exc:
+            raise UserError(str(exc)) from None
+        print(f"{args.job_id} due now")
+        return 0
+
+    return _with_connection(settings, work)
+
+
+def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
+    queue = jobs.queue_named(args.queue)
+
+    async def work(conn: asyncpg.Connection) -> int:
+        try:
+            await jobs.cancel(conn, queue, args.job_id)
+        except (jobs.JobNotFound, ValueError) as exc:
+            raise UserError(str(exc)) from None
+        print(f"{args.job_id} cancelled")
+        return 0
+
+    return _with_connection(settings, work)
+
+
+def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    from syncd.loops.pruner import prune
+    from syncd.queues import Store
+
+    async def go() -> int:
+        try:
+            pool = await db.create_pool(settings)
+        except (OSError, asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
+            raise UserError(f"cannot connect to the database: {_one_line(exc)}") from None
+        try:
+            deleted = await prune(Store(pool, uuid.uuid4()), settings)
+        finally:
+            await pool.close()
+        for name, n in deleted.items():
+            print(f"{name}: deleted {n} completed/cancelled job(s) past retention")
+        return 0
+
+    return asyncio.run(go())
+
+
+def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "check":
+        print(f"config ok ({settings.source or 'defaults and environment only'})")
+        return 0
+    print(json.dumps(config.redacted(settings), indent=2))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "run": cmd_run,
+    "migrate": cmd_migrate,
+    "status": cmd_status,
+    "enqueue": cmd_enqueue,
+    "retry": cmd_retry,
+    "cancel": cmd_cancel,
+    "purge": cmd_purge,
+    "config": cmd_config,
+}

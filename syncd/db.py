@@ -1,0 +1,183 @@
+"""Connections: one bounded pool per process, plus one listener connection.
+
+The pool serves claims, outcome writes and handlers, whatever the concurrency.
+The listener connection LISTENs for new work and carries the daemon's periodic
+poll and heartbeat, so a busy pool never delays the signs of life that keep
+our jobs from being rescued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from syncd.config import Settings
+
+CHANNELS = {"sync": "syncd_sync_queue", "documents": "syncd_document_queue"}
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    for jsontype in ("json", "jsonb"):
+        await conn.set_type_codec(
+            jsontype, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+def _server_settings(settings: Settings, name: str = "syncd") -> dict[str, str]:
+    d = settings.daemon
+    # The server's side of the keepalives: a syncd host that vanishes has its
+    # sessions (and their locks) closed within seconds, not hours.
+    return {
+        "application_name": name,
+        "tcp_keepalives_idle": str(int(d.keepalive_idle)),
+        "tcp_keepalives_interval": str(int(d.keepalive_interval)),
+        "tcp_keepalives_count": str(d.keepalive_count),
+    }
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        settings.database_url(),
+        min_size=1,
+        max_size=settings.database.pool_size,
+        init=init_connection,
+        timeout=settings.database.connect_timeout,
+        statement_cache_size=settings.database.statement_cache_size,
+        server_settings=_server_settings(settings),
+    )
+    return pool
+
+
+async def connect(
+    settings: Settings, url: str | None = None, name: str = "syncd"
+) -> asyncpg.Connection:
+    """A single connection (the listener, or a CLI command's)."""
+    conn: asyncpg.Connection = await asyncpg.connect(
+        url or settings.database_url(),
+        timeout=settings.database.connect_timeout,
+        statement_cache_size=settings.database.statement_cache_size,
+        server_settings=_server_settings(settings, name),
+    )
+    await init_connection(conn)
+    return conn
+
+
+def set_keepalive(conn: asyncpg.Connection, settings: Settings) -> None:
+    """Turn on TCP keepalives for our side of `conn`.
+
+    A listener connection only ever receives; if the network silently drops it
+    (half-open TCP), nothing fails until the kernel's keepalive probes go
+    unanswered. The defaults (2 hours) would leave the daemon deaf and unaware, so
+    probe after a few seconds of silence, and bound unacknowledged writes too.
+    """
+    transport = getattr(conn, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return  # a Unix socket cannot go half-open
+    d = settings.daemon
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (
+        ("TCP_KEEPIDLE", d.keepalive_idle),
+        ("TCP_KEEPINTVL", d.keepalive_interval),
+        ("TCP_KEEPCNT", d.keepalive_count),
+    ):
+        if hasattr(socket, name):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), max(1, int(value)))
+    if hasattr(socket, "TCP_USER_TIMEOUT"):
+        bound = d.keepalive_idle + d.keepalive_interval * d.keepalive_count
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(bound * 1000))
+
+
+class ListenerConnection:
+    """The listener connection: LISTEN on the queue channels, plus serialised queries.
+
+    asyncpg refuses two operations at once on one connection; the lock lets the
+    poller and the heartbeat share it.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        on_notify: Callable[[str], None],
+        on_lost: Callable[[], None],
+        listen: bool,
+    ) -> None:
+        self._settings = settings
+        self._on_notify = on_notify
+        self._on_lost = on_lost
+        self._listen = listen
+        self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def connect(self) -> None:
+        # Its own application_name, so operators (and tests) can tell it apart.
+        conn = await connect(self._settings, self._settings.listen_url(), "syncd-listener")
+        set_keepalive(conn, self._settings)
+        conn.add_termination_listener(self._terminated)
+        if self._listen:
+            for queue, channel in CHANNELS.items():
+                await conn.add_listener(channel, self._notified(queue))
+        self._conn = conn
+
+    def _notified(self, queue: str) -> Callable[..., None]:
+        def callback(*_: Any) -> None:
+            self._on_notify(queue)
+
+        return callback
+
+    def _terminated(self, conn: asyncpg.Connection) -> None:
+        if conn is self._conn:
+            self._conn = None
+            self._on_lost()
+
+    def drop(self) -> None:
+        """Abandon a connection found to be broken (a query timed out on it)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.terminate()
+            self._on_lost()
+
+    async def fetchrow(self, query: str, *args: Any, timeout: float) -> asyncpg.Record | None:
+        async with self._lock:
+            if self._conn is None:
+                raise ConnectionError("listener connection is not open")
+            return await self._conn.fetchrow(query, *args, timeout=timeout)
+
+    async def execute(self, query: str, *args: Any, timeout: float) -> None:
+        async with self._lock:
+            if self._conn is None:
+                raise ConnectionError("listener connection is not open")
+            await self._conn.execute(query, *args, timeout=timeout)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), timeout=5)
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                conn.terminate()
+
+
+# Errors that mean "the database went away", as opposed to a bad statement.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.ConnectionDoesNotExistError,
+    # What asyncpg raises on a pool connection caught mid-operation when its server
+    # session was terminated; the pool replaces the connection on release.
+    asyncpg.exceptions.InternalClientError,
+)

@@ -1,0 +1,68 @@
+"""Faults a test can inject into the fake: errors, latency, dropped connections, lost answers.
+
+Each fault applies to the next `times` requests whose root field is `when` (any
+request when `when` is None); `times=None` keeps it forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Fault:
+    kind: str  # status | drop | lose_response | delay | lock
+    times: int | None = 1
+    when: str | None = None
+    status: int = 500
+    seconds: float = 0.0
+    board_id: int | None = None
+    body: Any = None
+
+    def matches(self, fields: list[str]) -> bool:
+        return self.when is None or self.when in fields
+
+
+@dataclass
+class Faults:
+    pending: list[Fault] = field(default_factory=list)
+
+    def fail(
+        self, status: int = 500, *, times: int | None = 1, when: str | None = None, body: Any = None
+    ) -> None:
+        """Answer with HTTP `status` (5xx, 423, ...) without running the request."""
+        self.pending.append(Fault("status", times, when, status=status, body=body))
+
+    def drop(self, *, times: int | None = 1, when: str | None = None) -> None:
+        """Close the connection before running the request: nothing happened."""
+        self.pending.append(Fault("drop", times, when))
+
+    def lose_response(self, *, times: int | None = 1, when: str | None = None) -> None:
+        """Run the request (the mutation is applied), then close without answering."""
+        self.pending.append(Fault("lose_response", times, when))
+
+    def delay(self, seconds: float, *, times: int | None = None, when: str | None = None) -> None:
+        """Answer `seconds` late (a timeout on the client's side, or a concurrency pile-up)."""
+        self.pending.append(Fault("delay", times, when, seconds=seconds))
+
+    def lock_board(self, board_id: int, *, times: int | None = 1) -> None:
+        """Refuse mutations of one board with 423 Locked, as a busy board does."""
+        self.pending.append(Fault("lock", times, None, status=423, board_id=board_id))
+
+    def clear(self) -> None:
+        self.pending.clear()
+
+    def take(self, kind: str, fields: list[str], board_ids: set[int] | None = None) -> Fault | None:
+        """The first fault of `kind` that applies to this request, used up by one."""
+        for fault in self.pending:
+            if fault.kind != kind or not fault.matches(fields):
+                continue
+            if kind == "lock" and (board_ids is None or fault.board_id not in board_ids):
+                continue
+            if fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.pending.remove(fault)
+            return fault
+        return None

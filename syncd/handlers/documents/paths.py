@@ -1,0 +1,66 @@
+"""Turning a document's `storage_path` into a file under the storage root, safely.
+
+`storage_path` comes from the host application's table, so it is untrusted: an
+attacker who can write that column must not make syncd read `/etc/shadow`.
+Absolute paths and `..` are refused outright (even a `..` that would stay inside:
+nothing legitimate needs one, and a rule without exceptions is easier to audit);
+symlinks are allowed only while they land inside the root.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+
+class PathRefused(Exception):
+    """The path is unsafe: it is, or may lead, outside the storage root."""
+
+
+class NotThereYet(Exception):
+    """No file at the path (yet): an upload may still be landing."""
+
+
+class NotAFile(Exception):
+    """Something other than a regular file is at the path (a directory, a pipe)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A regular file inside the root, with the identity it had when checked."""
+
+    path: str  # no symlinks left in it
+    size: int
+    device: int
+    inode: int
+
+
+def locate(storage_root: str, storage_path: str) -> Located:
+    """Resolve `storage_path` under `storage_root`, refusing anything that leaves it."""
+    if not storage_path:
+        raise PathRefused("empty storage path")
+    if "\x00" in storage_path:
+        raise PathRefused("storage path contains a NUL byte")
+    relative = PurePosixPath(storage_path)
+    if relative.is_absolute():
+        raise PathRefused(f"absolute storage path {storage_path!r}: it must be relative")
+    if ".." in relative.parts:
+        raise PathRefused(f"storage path {storage_path!r} contains '..'")
+
+    # The root itself may be a symlink (a mount elsewhere); compare real paths.
+    root = os.path.realpath(storage_root)
+    real = os.path.realpath(os.path.join(root, storage_path))
+    if os.path.commonpath([root, real]) != root:
+        raise PathRefused(
+            f"storage path {storage_path!r} resolves outside the storage root (through a symlink)"
+        )
+
+    try:
+        st = os.stat(real)
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotThereYet(f"file not found: {storage_path!r} under {storage_root}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise NotAFile(f"{storage_path!r} is not a regular file")
+    return Located(path=real, size=st.st_size, device=st.st_dev, inode=st.st_ino)

@@ -1,0 +1,30 @@
+"""monday.com sync: push mapped rows to boards, and pull them back (SPEC §4).
+
+`install` is the ``syncd.handlers`` entry point: one handler per entity type
+configured under ``[monday.entities.<entity_type>]``, all sharing one client, which
+the daemon opens and closes with its pool.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from syncd.handlers import SYNC, Registry
+from syncd.handlers.monday.client import MondayClient
+from syncd.handlers.monday.handler import MondaySync
+
+if TYPE_CHECKING:
+    from syncd.config import Settings
+
+__all__ = ["MondayClient", "MondaySync", "install"]
+
+
+def install(registry: Registry, settings: Settings) -> None:
+    """Register a sync handler for each configured entity type (none: nothing to do)."""
+    monday = settings.monday
+    if not monday.entities:
+        return
+    client = MondayClient(monday)
+    registry.add_service(client)
+    for entity_type, mapping in monday.entities.items():
+        registry.add(SYNC, entity_type, MondaySync(entity_type, mapping, client))

@@ -1,0 +1,58 @@
+"""Reading and writing an entity's row in the host application's table.
+
+The table and its fields come from configuration, so these statements cannot live
+in ``syncd/queries/`` as fixed text: they are built here, with every name quoted as
+an identifier (never spliced as text) and every value passed as a parameter.
+
+Rows travel as JSON (``to_jsonb`` out, ``jsonb_populate_record`` in) so that any
+column type works: PostgreSQL itself converts between the JSON value and the
+column's type, the same way in both directions.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from syncd.handlers.monday.settings import EntityMapping
+
+if TYPE_CHECKING:
+    import asyncpg
+
+
+def quote(name: str) -> str:
+    """A safely quoted SQL identifier: ``we"ird`` -> ``"we""ird"``."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table(mapping: EntityMapping) -> str:
+    return ".".join(quote(part) for part in mapping.table.split("."))
+
+
+async def read(
+    pool: asyncpg.Pool, mapping: EntityMapping, entity_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The entity's row as JSON-like values, or None when there is no such row."""
+    sql = f"SELECT to_jsonb(t) FROM {table(mapping)} AS t WHERE t.{quote(mapping.id_field)} = $1"
+    value = await pool.fetchval(sql, entity_id)
+    if value is None:
+        return None
+    row: dict[str, Any] = json.loads(value) if isinstance(value, str) else value
+    return row
+
+
+async def write(
+    pool: asyncpg.Pool, mapping: EntityMapping, entity_id: uuid.UUID, values: dict[str, Any]
+) -> bool:
+    """Set some fields of the entity's row; False when the row is not there."""
+    if not values:
+        return True
+    names = ", ".join(quote(name) for name in values)
+    sql = (
+        f"UPDATE {table(mapping)} AS t SET ({names}) = "
+        f"(SELECT {names} FROM jsonb_populate_record(NULL::{table(mapping)}, $2::text::jsonb)) "
+        f"WHERE t.{quote(mapping.id_field)} = $1"
+    )
+    status = await pool.execute(sql, entity_id, json.dumps(values))
+    return bool(status.endswith(" 1"))

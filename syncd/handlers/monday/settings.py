@@ -1,0 +1,256 @@
+"""The [monday] section of syncd.toml: the API, the token, and one mapping per entity type.
+
+A mapping says where one entity type's rows come from (``table``), where they go on
+monday.com (``board_id``, ``group_id``), how the item is named (``item_name``, a
+template over the row's fields), which board column holds our entity id
+(``key_column``, so a retried create can find the item it may already have made),
+and which row field feeds which board column (``columns``)::
+
+    [monday.entities.contact]
+    table = "contacts"
+    board_id = 1234567890
+    group_id = "topics"
+    item_name = "{first_name} {last_name}"
+    key_column = "text_syncd_id"
+
+    [monday.entities.contact.columns]
+    email = { column = "email", type = "email" }
+    phone = { column = "phone", type = "phone", country = "US" }
+    title = { column = "text_title", type = "text" }
+
+Errors raised here carry pydantic's location, so `syncd config check` names the key
+(``monday.entities.contact.columns.email.type``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+# The column types syncd knows how to write (and read back for to_npd).
+ColumnType = Literal[
+    "text",
+    "email",
+    "phone",
+    "status",
+    "date",
+    "numbers",
+    "long_text",
+    "link",
+    "dropdown",
+    "country",
+]
+
+CREDENTIAL = "monday-token"
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _seconds(value: object) -> object:
+    # The same duration spelling as the rest of syncd.toml ("500ms", "30s", "2m").
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", value)
+        if not match:
+            raise ValueError("expected seconds or a duration such as 500ms, 30s, 2m")
+        return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+
+
+def _identifier(value: str) -> str:
+    # Names are quoted when used, so any text is safe; these checks only catch typos
+    # that would otherwise surface as a confusing SQL error on the first job.
+    if not value or "\x00" in value or value != value.strip():
+        raise ValueError("must be a non-empty name without surrounding spaces")
+    return value
+
+
+class ColumnMapping(BaseModel):
+    """One row field -> one board column."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str = Field(min_length=1)
+    type: ColumnType
+    # phone: the country the number belongs to when it is not written with a
+    # leading "+<country code>" (monday validates the pair).
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    # to_npd: False leaves the row field alone when pulling from monday.
+    pull: bool = True
+
+
+class EntityMapping(BaseModel):
+    """[monday.entities.<entity_type>]: where one entity type's rows go on monday."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: str
+    # The row's primary key: the queue's entity_id is matched against it.
+    id_field: str = "id"
+    board_id: int = Field(gt=0)
+    group_id: str | None = None
+    item_name: str = "{id}"
+    key_column: str = Field(min_length=1)
+    # to_npd: with it, the side changed last wins (see handler.Pull); without it,
+    # monday wins for the mapped fields.
+    updated_at_field: str | None = None
+    # delete jobs archive the item (recoverable for 30 days on monday) or delete it.
+    delete: Literal["archive", "delete"] = "archive"
+    columns: dict[str, ColumnMapping] = Field(default_factory=dict)
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str) -> str:
+        for part in value.split("."):
+            _identifier(part)
+        if value.count(".") > 1:
+            raise ValueError("expected a table name or schema.table")
+        return value
+
+    @field_validator("id_field", "updated_at_field")
+    @classmethod
+    def _field(cls, value: str | None) -> str | None:
+        return None if value is None else _identifier(value)
+
+    @field_validator("columns")
+    @classmethod
+    def _fields(cls, value: dict[str, ColumnMapping]) -> dict[str, ColumnMapping]:
+        for name in value:
+            _identifier(name)
+        return value
+
+    @field_validator("item_name")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        try:
+            fields = template_fields(value)
+        except ValueError as exc:
+            raise ValueError(f"not a valid template: {exc}") from None
+        if not fields:
+            raise ValueError("must name at least one row field, such as {id}")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> EntityMapping:
+        seen: dict[str, str] = {}
+        for name, mapping in self.columns.items():
+            if mapping.column == self.key_column:
+                raise ValueError(
+                    f"columns.{name}: board column {mapping.column!r} is the key_column, "
+                    "which holds syncd's entity id"
+                )
+            if mapping.column in seen:
+                raise ValueError(
+                    f"columns.{name}: board column {mapping.column!r} is already fed by "
+                    f"columns.{seen[mapping.column]}"
+                )
+            seen[mapping.column] = name
+        return self
+
+    def fields(self) -> list[str]:
+        """Every row field the mapping reads, in a stable order."""
+        wanted = [self.id_field, *template_fields(self.item_name), *self.columns]
+        if self.updated_at_field:
+            wanted.append(self.updated_at_field)
+        return list(dict.fromkeys(wanted))
+
+
+def template_fields(template: str) -> list[str]:
+    """The row fields an item-name template uses: "{first_name} {last_name}"."""
+    names = []
+    for _, name, _, _ in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if not name or not name.isidentifier():
+            raise ValueError(f"{{{name}}} is not a row field name")
+        names.append(name)
+    return names
+
+
+class MondaySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_url: str = Field(default="https://api.monday.com/v2", pattern=r"^https?://")
+    api_version: str = Field(default="2026-10", pattern=r"^\d{4}-\d{2}$")
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    timeout: Seconds = 60.0
+    # Connections to monday, whatever the queue's concurrency.
+    max_connections: int = Field(default=10, ge=1, le=1000)
+    # Requests in flight against one board at a time: monday advises against
+    # concurrent mutations of one board (they end in 423 board locks).
+    board_concurrency: int = Field(default=1, ge=1, le=100)
+    # A job waits this long inside its attempt for the budget to refill; a longer
+    # wait snoozes the job instead (RateLimited), so a slot is not held idle.
+    max_wait: Seconds = 15.0
+    # Part of each budget the pacer leaves unspent, for other users of the token.
+    reserve: float = Field(default=0.0, ge=0.0, lt=1.0)
+    entities: dict[str, EntityMapping] = Field(default_factory=dict)
+
+    @field_validator("entities")
+    @classmethod
+    def _entity_names(cls, value: dict[str, EntityMapping]) -> dict[str, EntityMapping]:
+        for name in value:
+            if not name or len(name) > 50:
+                raise ValueError(f"entity type {name!r}: must be 1 to 50 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _token_when_needed(self) -> MondaySettings:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("token and token_file: set one of them, not both")
+        if self.token_file is not None and not self.token_file.is_file():
+            raise ValueError(f"token_file: {self.token_file} does not exist")
+        if self.entities and not self.has_token():
+            raise ValueError(
+                "token: required when monday.entities are configured "
+                f"(set token, token_file, or the systemd credential {CREDENTIAL!r})"
+            )
+        return self
+
+    def has_token(self) -> bool:
+        return self.token is not None or self.token_file is not None or _credential() is not None
+
+    def resolve_token(self) -> SecretStr:
+        """The token from `token`, `token_file` or $CREDENTIALS_DIRECTORY/monday-token.
+
+        Read when the client starts, not at import, so a rotated credential file is
+        picked up by a restart without editing the config.
+        """
+        if self.token is not None:
+            return self.token
+        path = self.token_file or _credential()
+        if path is None:
+            raise ValueError(
+                f"monday.token: not set (token, token_file or credential {CREDENTIAL!r})"
+            )
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"monday.token_file: cannot read {path}: {exc.strerror}") from None
+        if not text:
+            raise ValueError(f"monday.token_file: {path} is empty")
+        return SecretStr(text)
+
+
+def _credential() -> Path | None:
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return None
+    path = Path(directory) / CREDENTIAL
+    return path if path.is_file() else None

@@ -1,0 +1,59 @@
+"""Tells the other workers we are alive, while (and only while) we hold jobs.
+
+An idle worker has nothing to be rescued from it, so it stays silent: an empty
+queue costs the database nothing. The claim itself refreshes the heartbeat, so a
+worker that wakes from a long idle spell is never mistaken for a dead one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Callable
+
+import asyncpg
+
+from syncd import logs, queries
+from syncd.config import Settings
+from syncd.db import CONNECTION_ERRORS
+from syncd.loops.listener import Listener
+from syncd.retry import describe
+
+
+class Heartbeat:
+    name = "heartbeat"
+
+    def __init__(
+        self,
+        settings: Settings,
+        worker_id: uuid.UUID,
+        pool: asyncpg.Pool,
+        listener: Listener,
+        holding: Callable[[], int],
+    ) -> None:
+        self._worker_id = worker_id
+        self._pool = pool
+        self._listener = listener
+        self._holding = holding
+        # Four beats per rescue window: a live worker survives a few lost beats.
+        self._every = settings.daemon.rescue_after / 4
+        self._log = logs.get()
+
+    async def beat(self) -> None:
+        args = (queries.load("heartbeat"), self._worker_id, socket.gethostname(), os.getpid())
+        if self._listener.connection.connected:
+            await self._listener.connection.execute(*args, timeout=self._every)
+        else:
+            await self._pool.execute(*args, timeout=self._every)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            if not self._holding():
+                continue
+            try:
+                await self.beat()
+            except CONNECTION_ERRORS as exc:
+                self._log.warning("heartbeat.failed", error=describe(exc))

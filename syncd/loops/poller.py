@@ -1,0 +1,131 @@
+"""The daemon's clock: finds work no notification announced, and rescues dead workers' jobs.
+
+Notifications make pickup instant, but some work never sends one: a retry whose
+`next_retry` arrives, jobs inserted while the listener was down, a daemon running
+with LISTEN off behind PgBouncer. The poller sleeps until the earliest of the next
+retry, the moment some worker's heartbeat could go stale, and the poll interval,
+then looks once (poll.sql: one round trip, on the listener connection so it also
+checks that connection's health).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+
+from syncd import logs, queries
+from syncd.config import Settings
+from syncd.db import CONNECTION_ERRORS
+from syncd.loops.listener import Listener
+from syncd.outcomes import job_fields
+from syncd.queues import QUEUES, Queue, Store
+from syncd.retry import describe
+
+# Pokes (a drained claim, a reconnection) poll at most this often.
+MIN_GAP = 0.25
+
+
+class Poller:
+    name = "poller"
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        pool: asyncpg.Pool,
+        listener: Listener,
+        on_due: Callable[[str], None],
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._pool = pool
+        self._listener = listener
+        self._on_due = on_due
+        self._poke = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._deadline = self._loop.time()
+        self._last_poll = float("-inf")
+        self._log = logs.get()
+
+    def poke(self) -> None:
+        """Look soon: something may have changed that no notification tells."""
+        self._poke.set()
+
+    def expect(self, queue: Queue, when: datetime) -> None:
+        """A job of ours was rescheduled for `when`: wake up then."""
+        delay = (when - datetime.now(when.tzinfo)).total_seconds()
+        self._deadline = min(self._deadline, self._loop.time() + max(0.0, delay))
+        self._poke.set()
+
+    async def run(self) -> None:
+        while True:
+            timeout = self._deadline - self._loop.time()
+            if timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._poke.wait(), timeout)
+            self._poke.clear()
+            gap = self._last_poll + MIN_GAP - self._loop.time()
+            if gap > 0 and self._loop.time() < self._deadline:
+                await asyncio.sleep(gap)
+            await self.poll()
+
+    async def poll(self) -> None:
+        self._last_poll = self._loop.time()
+        interval = self._settings.daemon.poll_interval
+        self._deadline = self._last_poll + interval
+        try:
+            row = await self._fetch_poll()
+        except CONNECTION_ERRORS as exc:
+            self._log.warning("poll.failed", error=describe(exc))
+            self._deadline = self._loop.time() + min(interval, 1.0)
+            return
+        assert row is not None
+        db_now: datetime = row["db_now"]
+        for name in QUEUES:
+            if row[f"{name}_due"]:
+                self._on_due(name)
+            next_due: datetime | None = row[f"{name}_next_due"]
+            if next_due is not None:
+                self._wake_at((next_due - db_now).total_seconds())
+        oldest: datetime | None = row["oldest_heartbeat"]
+        if oldest is not None:
+            rescue_after = self._settings.daemon.rescue_after
+            stale_in = rescue_after - (db_now - oldest).total_seconds()
+            if stale_in <= 0:
+                await self._rescue()
+                self._wake_at(1.0)
+            else:
+                self._wake_at(stale_in + 0.05)
+
+    def _wake_at(self, seconds: float) -> None:
+        self._deadline = min(self._deadline, self._loop.time() + max(0.0, seconds))
+
+    async def _fetch_poll(self) -> asyncpg.Record | None:
+        sql = queries.load("poll")
+        connection = self._listener.connection
+        if not connection.connected:
+            return await self._pool.fetchrow(sql)
+        try:
+            return await connection.fetchrow(sql, timeout=self._settings.database.connect_timeout)
+        except TimeoutError:
+            # An answer this late means a dead link: drop it and let the listener
+            # reconnect rather than wait for TCP to give up.
+            connection.drop()
+            raise
+
+    async def _rescue(self) -> None:
+        rescue_after = self._settings.daemon.rescue_after
+        for queue in QUEUES.values():
+            try:
+                rescued = await self._store.rescue(queue, rescue_after)
+            except CONNECTION_ERRORS as exc:
+                self._log.warning("rescue.failed", error=describe(exc))
+                return
+            for job, status, message in rescued:
+                self._log.warning("job.rescued", **job_fields(job, status=status, error=message))
+            if rescued:
+                self._on_due(queue.name)

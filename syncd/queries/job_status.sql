@@ -1,0 +1,1 @@
+SELECT status FROM {table} WHERE id = $1

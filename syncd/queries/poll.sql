@@ -1,0 +1,21 @@
+-- The daemon's one periodic look at the database, run on its listener connection
+-- so that it doubles as that connection's health check. In one round trip: is
+-- anything due in each queue, when does the next retry fall due, and how old is
+-- the oldest heartbeat among workers holding a running job (past `rescue_after`,
+-- their jobs are taken back).
+SELECT EXISTS (SELECT 1 FROM sync_queue
+                WHERE status = 'pending' AND (next_retry IS NULL OR next_retry <= now()))
+           AS sync_due,
+       (SELECT min(next_retry) FROM sync_queue
+         WHERE status = 'pending' AND next_retry > now()) AS sync_next_due,
+       EXISTS (SELECT 1 FROM document_processing_queue
+                WHERE status = 'pending' AND (next_retry IS NULL OR next_retry <= now()))
+           AS documents_due,
+       (SELECT min(next_retry) FROM document_processing_queue
+         WHERE status = 'pending' AND next_retry > now()) AS documents_next_due,
+       (SELECT min(coalesce(w.heartbeat_at, '-infinity'))
+          FROM (SELECT worker_id FROM sync_queue WHERE status = 'processing'
+                UNION
+                SELECT worker_id FROM document_processing_queue WHERE status = 'processing') held
+          LEFT JOIN syncd_workers w ON w.id = held.worker_id) AS oldest_heartbeat,
+       now() AS db_now

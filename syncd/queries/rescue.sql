@@ -1,0 +1,17 @@
+-- Take back the jobs of workers that stopped heartbeating more than $1 seconds ago
+-- (kill -9, power loss, a frozen process). The attempt stays counted: a job that
+-- keeps killing its worker must still run out of attempts. Due at once, since the
+-- job itself did not fail.
+UPDATE {table} q
+   SET status = CASE WHEN q.attempts >= q.max_attempts THEN 'failed' ELSE 'pending' END,
+       completed_at = CASE WHEN q.attempts >= q.max_attempts THEN now() END,
+       next_retry = NULL,
+       error_message = format('worker %s stopped during attempt %s (no heartbeat for %s s)',
+                              coalesce(q.worker_id::text, 'unknown'), q.attempts, $1),
+       worker_id = NULL
+ WHERE q.status = 'processing'
+   AND NOT EXISTS (
+           SELECT 1 FROM syncd_workers w
+            WHERE w.id = q.worker_id
+              AND w.heartbeat_at >= now() - make_interval(secs => $1))
+RETURNING q.*, q.status AS outcome

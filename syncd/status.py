@@ -1,0 +1,83 @@
+"""`syncd status`: each queue's health, for an operator and for scripts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from syncd import queries
+from syncd.queues import QUEUES
+
+RECENT_FAILURES = 5
+
+
+async def gather(conn: asyncpg.Connection) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    for name, queue in QUEUES.items():
+        row = await conn.fetchrow(queries.load("status", queue.table))
+        assert row is not None
+        failures = await conn.fetch(queries.load("recent_failures", queue.table), RECENT_FAILURES)
+        entry = {k: _plain(v) for k, v in dict(row).items()}
+        entry["recent_failures"] = [
+            {
+                "job_id": str(f["id"]),
+                "status": f["status"],
+                "attempts": f["attempts"],
+                "max_attempts": f["max_attempts"],
+                "subject": _subject(name, f),
+                "error": f["error_message"],
+                "last_attempt": _plain(f["last_attempt"]),
+                "next_retry": _plain(f["next_retry"]),
+            }
+            for f in failures
+        ]
+        report[name] = entry
+    return report
+
+
+def _subject(queue: str, row: asyncpg.Record) -> str:
+    if queue == "sync":
+        return f"{row['entity_type']} {row['entity_id']} {row['operation']} {row['direction']}"
+    return f"document {row['document_id']} {row['operation']}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = []
+    for name, q in report.items():
+        lines.append(f"{name} queue")
+        counts = "  ".join(
+            f"{s} {q[s]}" for s in ("pending", "processing", "completed", "failed", "cancelled")
+        )
+        lines.append(f"  {counts}")
+        age = q["oldest_due_age_s"]
+        lines.append(
+            f"  due now {q['due']}"
+            + (f" (oldest waiting {_duration(age)})" if age is not None else "")
+            + f"   next retry {q['next_retry'] or '-'}"
+        )
+        lines.append(
+            f"  completed last minute {q['completed_last_minute']}, "
+            f"last hour {q['completed_last_hour']}; failed last hour {q['failed_last_hour']}"
+        )
+        for f in q["recent_failures"]:
+            lines.append(
+                f"  ! {f['job_id']} {f['status']} attempt {f['attempts']}/{f['max_attempts']}"
+                f" {f['subject']}: {f['error']}"
+            )
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,375 @@
+"""The daemon: one fetch loop, a concurrency limit, and the side loops beside it.
+
+A job's way through syncd:
+  INSERT -> trigger NOTIFY (migrations/0004) -> Listener wakes the queue here ->
+  `_fetch` claims due jobs (queries/claim_*.sql) while slots are free -> `_run`
+  calls the handler from the registry under the queue's timeout -> Recorder
+  (outcomes.py) writes the outcome and logs job.completed / job.retry_scheduled /
+  job.failed / job.snoozed.
+
+Concurrency is a global limit plus one per queue. When both queues have work the
+free slots are shared between them, so a flood of documents cannot starve syncs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from syncd import db, logs, queries, systemd
+from syncd.config import Settings
+from syncd.handlers import Context, Job, Registry
+from syncd.loops.heartbeat import Heartbeat
+from syncd.loops.listener import Listener
+from syncd.loops.poller import Poller
+from syncd.loops.pruner import Pruner
+from syncd.outcomes import Recorder, job_fields
+from syncd.queues import QUEUES, Queue, Store
+from syncd.retry import describe
+
+
+@dataclass
+class QueueState:
+    queue: Queue
+    limit: int
+    enabled: bool
+    running: dict[uuid.UUID, asyncio.Task[None]] = field(default_factory=dict)
+    # True while the queue may have due jobs: after a notification or a poll that
+    # found some, after a claim that took all it asked for, after a job ended.
+    wanted: bool = True
+
+
+class Worker:
+    def __init__(self, settings: Settings, registry: Registry, *, once: bool = False) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.once = once
+        self.id = uuid.uuid4()
+        self.log = logs.get(worker_id=str(self.id))
+        self.queues = {
+            name: QueueState(q, settings.queue(name).concurrency, settings.queue(name).enabled)
+            for name, q in QUEUES.items()
+        }
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._releasing = False
+        self._rotation = 0
+        self._pool: asyncpg.Pool | None = None
+        self._listener: Listener | None = None
+        self._poller: Poller | None = None
+        self._recorder: Recorder | None = None
+        self._loops: list[asyncio.Task[None]] = []
+        self._notifier = systemd.Notifier()
+        self._store: Store | None = None
+        self._failed = False  # a side loop died: exit 1 so systemd restarts us
+
+    # -- public ----------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop claiming and shut down gracefully (SIGTERM, SIGINT)."""
+        if not self._stop.is_set():
+            self._stop.set()
+            self._wake.set()
+
+    @property
+    def running(self) -> int:
+        return sum(len(s.running) for s in self.queues.values())
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        self.log.info(
+            "daemon.started",
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            config=self.settings.source,
+            once=self.once,
+            concurrency=self.settings.daemon.concurrency,
+            queues={n: s.limit for n, s in self.queues.items() if s.enabled},
+            handlers={n: self.registry.kinds(n) for n in QUEUES},
+        )
+        try:
+            if not await self._connect():
+                return
+            try:
+                await self._serve()
+            finally:
+                await self._shutdown()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+            self.log.info("daemon.stopped")
+
+    # -- start and stop ----------------------------------------------------------
+
+    async def _connect(self) -> bool:
+        """Open the pool and the listener, waiting out a database that is not up yet."""
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                self._pool = await db.create_pool(self.settings)
+                self._listener = Listener(self.settings, self._notified, self._reconnected)
+                await self._listener.connect_once()
+                return True
+            except db.CONNECTION_ERRORS as exc:
+                await self._close_connections()
+                self._notifier.status("waiting for database")
+                self.log.warning("db.unavailable", error=describe(exc), retry_in_s=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                delay = min(delay * 2, self.settings.daemon.reconnect_max_delay)
+        return False
+
+    async def _serve(self) -> None:
+        assert self._pool is not None and self._listener is not None
+        store = Store(self._pool, self.id)
+        self._recorder = Recorder(store, self.settings, self._written, self._retry_at)
+        heartbeat = Heartbeat(self.settings, self.id, self._pool, self._listener, self._holding)
+        await heartbeat.beat()
+        await self.registry.start(self._pool)
+        self._poller = Poller(self.settings, store, self._pool, self._listener, self._due)
+        await self._poller.poll()  # rescue what a dead predecessor left before claiming
+        side: list[tuple[str, Coroutine[Any, Any, None]]] = [
+            ("listener", self._listener.run()),
+            ("poller", self._poller.run()),
+            ("heartbeat", heartbeat.run()),
+            ("recorder", self._recorder.run()),
+            ("watchdog", self._watchdog()),
+        ]
+        if not self.once:
+            side.append(("pruner", Pruner(self.settings, store, self._pool).run()))
+        self._loops = [asyncio.create_task(coro, name=name) for name, coro in side]
+        for task in self._loops:
+            task.add_done_callback(self._loop_ended)
+        self._store = store
+        self._notifier.ready()
+        self.log.info("daemon.ready", listen=self.settings.database.listen)
+        await self._fetch()
+
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or self._stop.is_set():
+            return
+        error = task.exception()
+        self.log.error(
+            "daemon.loop_died", loop=task.get_name(), error=describe(error or Exception())
+        )
+        self._failed = True
+        self.stop()
+
+    async def _shutdown(self) -> None:
+        self._notifier.stopping()
+        running = [t for s in self.queues.values() for t in s.running.values()]
+        self.log.info(
+            "daemon.stopping", running=len(running), grace_s=self.settings.daemon.shutdown_grace
+        )
+        if running:
+            _, late = await asyncio.wait(running, timeout=self.settings.daemon.shutdown_grace)
+            if late:
+                self._releasing = True
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
+        if self._recorder is not None:
+            with contextlib.suppress(*db.CONNECTION_ERRORS):
+                await asyncio.wait_for(self._recorder.wait_idle(), timeout=10)
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.registry.stop()
+        if self._pool is not None:
+            try:
+                await self._pool.execute(queries.load("forget_worker"), self.id, timeout=5)
+            except Exception as exc:  # best effort: the pruner forgets us in a day anyway
+                self.log.warning("db.write_failed", error=describe(exc))
+        await self._close_connections()
+        if self._failed:
+            raise SystemExit(1)
+
+    async def _close_connections(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+        if self._pool is not None:
+            with contextlib.suppress(*db.CONNECTION_ERRORS):
+                await asyncio.wait_for(self._pool.close(), timeout=10)
+            self._pool.terminate()
+        self._pool = None
+
+    # -- the fetch loop ------------------------------------------------------------
+
+    async def _fetch(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                claimed = await self._claim_round()
+                backoff = 0.1
+            except (*db.CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+                # The database is away (or two claims raced on one entity): wait
+                # and try again; the poller and listener notice the rest.
+                self.log.warning("claim.failed", error=describe(exc), retry_in_s=backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if claimed:
+                continue
+            if self.once and self._drained():
+                break
+            await self._wake.wait()
+        if self.once:
+            self.stop()
+
+    def _drained(self) -> bool:
+        assert self._recorder is not None
+        return (
+            not any(s.wanted for s in self.queues.values() if s.enabled)
+            and self.running == 0
+            and self._recorder.holding == 0
+        )
+
+    def _free(self) -> int:
+        return self.settings.daemon.concurrency - self.running
+
+    async def _claim_round(self) -> bool:
+        """Claim for every queue that wants it, sharing the free slots fairly.
+
+        Returns True when more may be claimable right away.
+        """
+        names = list(self.queues)
+        self._rotation = (self._rotation + 1) % len(names)
+        names = names[self._rotation :] + names[: self._rotation]
+        hungry = [
+            self.queues[n]
+            for n in names
+            if self.queues[n].enabled
+            and self.queues[n].wanted
+            and len(self.queues[n].running) < self.queues[n].limit
+        ]
+        if not hungry or self._free() <= 0:
+            return False
+        share = math.ceil(self._free() / len(hungry))
+        more = False
+        for state in hungry:
+            want = min(
+                share,
+                self._free(),
+                state.limit - len(state.running),
+                self.settings.daemon.claim_batch,
+            )
+            if want <= 0:
+                continue
+            assert self._store is not None
+            jobs = await self._store.claim(state.queue, want)
+            if len(jobs) < want:
+                state.wanted = False
+                assert self._poller is not None
+                self._poller.poke()
+            else:
+                more = True
+            for job in jobs:
+                self._start(state, job)
+        return more and self._free() > 0
+
+    def _start(self, state: QueueState, job: Job) -> None:
+        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        state.running[job.id] = task
+        task.add_done_callback(lambda _: self._ended(state, job))
+
+    def _ended(self, state: QueueState, job: Job) -> None:
+        state.running.pop(job.id, None)
+        self._wake.set()
+
+    async def _run(self, job: Job) -> None:
+        """One attempt: the handler under the queue's timeout, then its outcome."""
+        assert self._recorder is not None
+        started = time.monotonic()
+        log = self.log.bind(**job_fields(job))
+        log.debug("job.started")
+        timeout = self.settings.queue(job.queue).timeout
+        deadline = asyncio.timeout(timeout)
+        try:
+            handler = self.registry.find(job)
+            async with deadline:
+                assert self._pool is not None
+                await handler(job, Context(self._pool, self.settings, log))
+        except asyncio.CancelledError:
+            # Shutdown ran out of grace (or the loop is being torn down): the
+            # attempt did not fail, it was cut short; give it back.
+            await asyncio.shield(self._recorder.released(job))
+            if not self._releasing:
+                raise
+            return
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
+            duration_ms = round((time.monotonic() - started) * 1000, 1)
+            await asyncio.shield(
+                self._recorder.failed(job, exc, duration_ms, timed_out=deadline.expired())
+            )
+            return
+        self._recorder.completed(job, round((time.monotonic() - started) * 1000, 1))
+
+    # -- callbacks from the side loops -------------------------------------------------
+
+    def _notified(self, queue: str) -> None:
+        self._due(queue)
+
+    def _due(self, queue: str) -> None:
+        state = self.queues.get(queue)
+        if state is not None:
+            state.wanted = True
+            self._wake.set()
+
+    def _reconnected(self) -> None:
+        # Notifications sent while we were away are lost: look for work now.
+        for name in self.queues:
+            self._due(name)
+        if self._poller is not None:
+            self._poller.poke()
+
+    def _written(self, queue: Queue, job: Job) -> None:
+        # The job no longer blocks its entity: another job for it may be due.
+        self._due(queue.name)
+
+    def _retry_at(self, queue: Queue, when: datetime) -> None:
+        if self._poller is not None:
+            self._poller.expect(queue, when)
+
+    def _holding(self) -> int:
+        held = self.running
+        if self._recorder is not None:
+            held += self._recorder.holding
+        return held
+
+    async def _watchdog(self) -> None:
+        """WATCHDOG=1 while healthy, and a STATUS line saying what we are doing."""
+        interval = self._notifier.watchdog_interval() or 10.0
+        while True:
+            healthy = self._listener is not None and self._listener.ready.is_set()
+            if healthy:
+                self._notifier.watchdog()
+                self._notifier.status(
+                    f"{self.running} running"
+                    + "".join(
+                        f", {n} {'due' if s.wanted else 'idle'}" for n, s in self.queues.items()
+                    )
+                )
+            else:
+                self._notifier.status("waiting for database")
+            await asyncio.sleep(interval)

@@ -1,0 +1,158 @@
+"""Shared pieces of the monday.com tests: a running fake, its boards, and the mapping.
+
+The `fake` fixture checks, when the test ends, that every GraphQL document the fake
+received validates against monday's published schema, read from
+``../shared/monday/schema-2026-10.graphql`` next to the repository (or from
+``$SYNCD_MONDAY_SCHEMA``), not from the copy the fake ships with.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import graphql
+import pytest
+import structlog
+
+from syncd.config import Settings
+from syncd.fake_monday import TOKEN, Column, FakeMonday
+from syncd.handlers import SYNC, Context, Job
+from syncd.handlers.monday.settings import MondaySettings
+from tests.conftest import make_settings
+
+REPO = Path(__file__).resolve().parent.parent
+CONTACTS_BOARD = 1001
+ORGANIZATIONS_BOARD = 1002
+
+
+@cache
+def published_schema() -> graphql.GraphQLSchema:
+    path = REPO.parent / "shared" / "monday" / "schema-2026-10.graphql"
+    if not path.is_file():
+        given = os.environ.get("SYNCD_MONDAY_SCHEMA")
+        if not given:
+            pytest.fail(f"monday's schema is not at {path}; set SYNCD_MONDAY_SCHEMA")
+        path = Path(given)
+    return graphql.build_schema(path.read_text(encoding="utf-8"))
+
+
+def assert_valid(documents: list[str]) -> None:
+    schema = published_schema()
+    for text in documents:
+        problems = graphql.validate(schema, graphql.parse(text))
+        assert not problems, f"not valid against monday's schema: {problems}\n{text}"
+
+
+def add_boards(fake: FakeMonday) -> None:
+    fake.boards.add_board(
+        CONTACTS_BOARD,
+        {
+            "text_syncd_id": "text",
+            "email": "email",
+            "phone": "phone",
+            "text_title": "text",
+        },
+        name="Contacts",
+        groups={"topics": "Contacts", "new_group": "New"},
+    )
+    fake.boards.add_board(
+        ORGANIZATIONS_BOARD,
+        {
+            "text_syncd_id": "text",
+            "link": "link",
+            "phone": "phone",
+            "status": Column("status", "status", "Industry", ["Software", "Retail", "Health"]),
+            "country": "country",
+        },
+        name="Organizations",
+    )
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeMonday]:
+    server = FakeMonday()
+    add_boards(server)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+    assert_valid(server.documents)
+
+
+def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "api_url": fake.url,
+        "token": TOKEN,
+        "timeout": 5,
+        "entities": {
+            "contact": {
+                "table": "contacts",
+                "board_id": CONTACTS_BOARD,
+                "group_id": "topics",
+                "item_name": "{first_name} {last_name}",
+                "key_column": "text_syncd_id",
+                "updated_at_field": "updated_at",
+                "columns": {
+                    "email": {"column": "email", "type": "email"},
+                    "phone": {"column": "phone", "type": "phone", "country": "US"},
+                    "title": {"column": "text_title", "type": "text"},
+                },
+            },
+            "organization": {
+                "table": "organizations",
+                "board_id": ORGANIZATIONS_BOARD,
+                "item_name": "{name}",
+                "key_column": "text_syncd_id",
+                "columns": {
+                    "website": {"column": "link", "type": "link"},
+                    "industry": {"column": "status", "type": "status"},
+                    "country": {"column": "country", "type": "country"},
+                },
+            },
+        },
+    }
+    config.update(overrides)
+    return config
+
+
+def monday_settings(fake: FakeMonday, **overrides: Any) -> MondaySettings:
+    return MondaySettings(**monday_config(fake, **overrides))
+
+
+def daemon_settings(database_url: str, fake: FakeMonday, **overrides: Any) -> Settings:
+    return make_settings(
+        database_url,
+        monday=monday_config(fake, **overrides),
+        retry={"delays": [1, 1, 1]},
+    )
+
+
+def sync_job(
+    entity_id: uuid.UUID,
+    *,
+    entity_type: str = "contact",
+    operation: str = "upsert",
+    direction: str = "to_monday",
+    attempt: int = 1,
+    job_id: uuid.UUID | None = None,
+) -> Job:
+    return Job(
+        queue=SYNC,
+        id=job_id or uuid.uuid4(),
+        attempt=attempt,
+        max_attempts=5,
+        operation=operation,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        direction=direction,
+    )
+
+
+def context(pool: Any, settings: Settings | None = None) -> Context:
+    return Context(pool=pool, settings=settings or Settings(), log=structlog.get_logger("test"))

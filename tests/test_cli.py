@@ -1,0 +1,138 @@
+"""The command line (SPEC §6): enqueue, status, retry, cancel, purge, migrate, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.support import enqueue
+
+
+def syncd(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SYNCD_DATABASE__URL": database_url}
+    env.pop("SYNCD_CONFIG", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "syncd", *args], capture_output=True, text=True, env=env
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+async def test_enqueue_sync_and_merge(database_url: str, conn: asyncpg.Connection) -> None:
+    entity = str(uuid.uuid4())
+    first = syncd(database_url, "enqueue", "sync", "contact", entity, "--priority", "3")
+    job_id = first.stdout.strip()
+    second = syncd(database_url, "enqueue", "sync", "contact", entity, "--operation", "delete")
+    assert second.stdout.strip() == f"{job_id} (merged into the pending job)"
+    row = await conn.fetchrow("SELECT * FROM sync_queue WHERE id = $1", uuid.UUID(job_id))
+    assert (row["operation"], row["priority"]) == ("delete", 3)
+
+
+async def test_enqueue_document(database_url: str, conn: asyncpg.Connection) -> None:
+    doc = await conn.fetchval("INSERT INTO documents (filename) VALUES ('a') RETURNING id")
+    out = syncd(database_url, "enqueue", "document", str(doc), "extract")
+    assert (
+        await conn.fetchval(
+            "SELECT operation FROM document_processing_queue WHERE id = $1",
+            uuid.UUID(out.stdout.strip()),
+        )
+        == "extract"
+    )
+    missing = syncd(database_url, "enqueue", "document", str(uuid.uuid4()), "extract", check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("syncd: no document")
+
+
+async def test_status_reports_counts_and_failures(
+    database_url: str, conn: asyncpg.Connection
+) -> None:
+    await enqueue(conn)
+    await enqueue(conn, status="failed", error_message="monday said no", attempts=5)
+    report: dict[str, Any] = json.loads(syncd(database_url, "status", "--json").stdout)
+    sync = report["sync"]
+    assert (sync["pending"], sync["failed"], sync["due"]) == (1, 1, 1)
+    assert sync["recent_failures"][0]["error"] == "monday said no"
+    assert report["documents"]["pending"] == 0
+    text = syncd(database_url, "status").stdout
+    assert "sync queue" in text and "monday said no" in text
+
+
+async def test_retry_and_cancel(database_url: str, conn: asyncpg.Connection) -> None:
+    dead = await enqueue(conn, status="failed", attempts=5, error_message="x")
+    syncd(database_url, "retry", "sync", str(dead))
+    row = await conn.fetchrow("SELECT * FROM sync_queue WHERE id = $1", dead)
+    assert (row["status"], row["max_attempts"]) == ("pending", 6)
+    syncd(database_url, "cancel", "sync", str(dead))
+    assert await conn.fetchval("SELECT status FROM sync_queue WHERE id = $1", dead) == "cancelled"
+    more = [await enqueue(conn, status="failed") for _ in range(3)]
+    out = syncd(database_url, "retry", "sync", "--failed")
+    assert out.stdout.startswith("3 failed sync job(s)")
+    statuses = await conn.fetch("SELECT status FROM sync_queue WHERE id = any($1)", more)
+    assert {r["status"] for r in statuses} == {"pending"}
+
+
+async def test_operator_mistakes_get_one_line_errors(database_url: str) -> None:
+    cases = [
+        (["retry", "sync", str(uuid.uuid4())], "no job"),
+        (["cancel", "documents", "not-a-uuid"], "not a UUID"),
+        (["retry", "elsewhere", "--failed"], "invalid choice"),
+        (["enqueue", "sync", "contact", str(uuid.uuid4()), "--operation", "explode"], "invalid"),
+        (["frobnicate"], "invalid choice"),
+    ]
+    for args, message in cases:
+        proc = syncd(database_url, *args, check=False)
+        assert proc.returncode != 0, args
+        assert message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_an_unreachable_database_is_one_line() -> None:
+    proc = syncd("postgresql://nobody@127.0.0.1:1/none", "status", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("syncd: cannot connect to the database")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["run"], ["migrate"], ["status"], ["enqueue"], ["enqueue", "sync"], ["retry"],
+     ["cancel"], ["purge"], ["config"]],
+)  # fmt: skip
+def test_every_command_has_help(command: list[str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "syncd", *command, "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert "usage: syncd" in proc.stdout
+
+
+async def test_purge_deletes_old_finished_jobs_but_keeps_failed(
+    database_url: str, conn: asyncpg.Connection
+) -> None:
+    old = "now() - interval '60 days'"
+    await conn.execute(
+        f"""INSERT INTO sync_queue (entity_type, entity_id, status, completed_at)
+            SELECT 'contact', gen_random_uuid(), s, {old}
+              FROM unnest(ARRAY['completed', 'completed', 'failed', 'cancelled']) s"""
+    )
+    await enqueue(conn, status="completed", completed_at=None)
+    syncd(database_url, "purge")
+    left = await conn.fetch("SELECT status FROM sync_queue ORDER BY status")
+    assert [r["status"] for r in left] == ["completed", "failed"]
+
+
+def test_migrate_list_and_twice(empty_database: str) -> None:
+    assert "applied" in syncd(empty_database, "migrate").stdout
+    assert syncd(empty_database, "migrate").stdout.strip() == "already up to date"
+    listing = syncd(empty_database, "migrate", "--list").stdout
+    assert "[x] 0001.host-tables" in listing
+    assert "rolled back 0006.workers" in syncd(empty_database, "migrate", "--rollback").stdout

@@ -1,0 +1,30 @@
+"""SIGTERM: stop claiming, let running jobs finish within the grace, release the rest."""
+
+from __future__ import annotations
+
+import signal
+
+import asyncpg
+
+from tests.plugin import SETUP_SQL
+from tests.processes import Daemon
+from tests.support import enqueue, wait_for
+
+
+async def test_sigterm_drains_quick_jobs_and_releases_slow_ones(
+    database_url: str, conn: asyncpg.Connection
+) -> None:
+    await conn.execute(SETUP_SQL)
+    daemon = Daemon(database_url, SYNCD_DAEMON__SHUTDOWN_GRACE="1")
+    daemon.wait_event("daemon.ready")
+    quick, slow = [await enqueue(conn, "probe", payload={"sleep": sleep}) for sleep in (0.5, 60)]
+    await wait_for(lambda: conn.fetchval("SELECT count(*) = 2 FROM probe_runs"))
+    daemon.signal(signal.SIGTERM)
+    assert daemon.stop(timeout=30) == 0
+    rows = {r["id"]: r for r in await conn.fetch("SELECT * FROM sync_queue")}
+    assert rows[quick]["status"] == "completed"
+    assert (rows[slow]["status"], rows[slow]["attempts"]) == ("pending", 0)
+    assert await conn.fetchval("SELECT count(*) FROM sync_queue WHERE status = 'processing'") == 0
+    assert [e["job_id"] for e in daemon.named("job.released")] == [str(slow)]
+    names = [e["event"] for e in daemon.events]
+    assert names.index("daemon.stopping") < names.index("daemon.stopped")
