@@ -85,6 +85,10 @@ class Recorder:
                 await asyncio.shield(self._write_completed(QUEUES[name], batch))
             finally:
                 self._writes_in_flight -= len(batch)
+            # Only now, with `holding` down, may the worker hear of it: `--once`
+            # decides it is drained on that count.
+            for job, _ in batch:
+                self._on_written(QUEUES[name], job)
         if self.holding == 0:
             self._idle.set()
 
@@ -102,7 +106,6 @@ class Recorder:
                 self._log.info("job.completed", **job_fields(job, duration_ms=duration_ms))
             else:
                 self._fenced(job)
-            self._on_written(queue, job)
 
     # -- failures --------------------------------------------------------------
 

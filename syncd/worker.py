@@ -49,6 +49,9 @@ class QueueState:
     # True while the queue may have due jobs: after a notification or a poll that
     # found some, after a claim that took all it asked for, after a job ended.
     wanted: bool = True
+    # Set by every such event; a claim that comes back short clears `wanted` only
+    # if none arrived while it was in flight (that job may be past its snapshot).
+    fresh: bool = True
 
 
 class Worker:
@@ -275,9 +278,10 @@ class Worker:
             if want <= 0:
                 continue
             assert self._store is not None
+            state.fresh = False
             jobs = await self._store.claim(state.queue, want)
             if len(jobs) < want:
-                state.wanted = False
+                state.wanted = state.fresh
                 assert self._poller is not None
                 self._poller.poke()
             else:
@@ -333,7 +337,7 @@ class Worker:
     def _due(self, queue: str) -> None:
         state = self.queues.get(queue)
         if state is not None:
-            state.wanted = True
+            state.wanted = state.fresh = True
             self._wake.set()
 
     def _reconnected(self) -> None:
