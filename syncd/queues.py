@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from syncd import queries
+from syncd import db, queries
 from syncd.handlers import DOCUMENTS, SYNC, Job
 
 
@@ -69,15 +69,29 @@ class Store:
         self.pool = pool
         self.worker_id = worker_id
 
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with db.clean_connection(self.pool) as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            return rows
+
+    async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with db.clean_connection(self.pool) as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def _execute(self, sql: str, *args: Any) -> str:
+        async with db.clean_connection(self.pool) as conn:
+            status: str = await conn.execute(sql, *args)
+            return status
+
     async def claim(self, queue: Queue, limit: int) -> list[Job]:
-        rows = await self.pool.fetch(queries.load(f"claim_{queue.name}"), self.worker_id, limit)
+        rows = await self._fetch(queries.load(f"claim_{queue.name}"), self.worker_id, limit)
         # RETURNING has no order: run the claimed jobs in priority order.
         rows.sort(key=lambda r: (-r["priority"], r["created_at"]))
         return [job_from_row(queue, row) for row in rows]
 
     async def complete(self, queue: Queue, jobs: list[Job]) -> set[uuid.UUID]:
         """Record a batch of successes; return the ids written (the rest were fenced)."""
-        rows = await self.pool.fetch(
+        rows = await self._fetch(
             queries.load("complete", queue.table),
             self.worker_id,
             [j.id for j in jobs],
@@ -86,25 +100,39 @@ class Store:
         return {r["id"] for r in rows}
 
     async def retry(self, queue: Queue, job: Job, delay: float, error: str) -> Outcome | None:
-        row = await self.pool.fetchrow(
-            queries.load("retry", queue.table), self.worker_id, job.id, job.attempt, delay, error
+        row = await self._fetchrow(
+            queries.load("retry", queue.table),
+            self.worker_id,
+            job.id,
+            job.attempt,
+            delay,
+            error,
         )
         return None if row is None else Outcome(row["status"], row["next_retry"])
 
     async def fail(self, queue: Queue, job: Job, error: str) -> Outcome | None:
-        row = await self.pool.fetchrow(
-            queries.load("fail", queue.table), self.worker_id, job.id, job.attempt, error
+        row = await self._fetchrow(
+            queries.load("fail", queue.table),
+            self.worker_id,
+            job.id,
+            job.attempt,
+            error,
         )
         return None if row is None else Outcome(row["status"], None)
 
     async def snooze(self, queue: Queue, job: Job, until: datetime, why: str) -> Outcome | None:
-        row = await self.pool.fetchrow(
-            queries.load("snooze", queue.table), self.worker_id, job.id, job.attempt, until, why
+        row = await self._fetchrow(
+            queries.load("snooze", queue.table),
+            self.worker_id,
+            job.id,
+            job.attempt,
+            until,
+            why,
         )
         return None if row is None else Outcome("pending", row["next_retry"])
 
     async def release(self, queue: Queue, jobs: list[Job]) -> set[uuid.UUID]:
-        rows = await self.pool.fetch(
+        rows = await self._fetch(
             queries.load("release", queue.table),
             self.worker_id,
             [j.id for j in jobs],
@@ -114,11 +142,9 @@ class Store:
 
     async def rescue(self, queue: Queue, rescue_after: float) -> list[tuple[Job, str, str]]:
         """Take back jobs of dead workers: (job as it was, new status, message)."""
-        rows = await self.pool.fetch(queries.load("rescue", queue.table), rescue_after)
+        rows = await self._fetch(queries.load("rescue", queue.table), rescue_after)
         return [(job_from_row(queue, r), r["outcome"], r["error_message"]) for r in rows]
 
     async def prune(self, queue: Queue, status: str, older_than: float, batch: int) -> int:
-        result = await self.pool.execute(
-            queries.load("prune", queue.table), status, older_than, batch
-        )
+        result = await self._execute(queries.load("prune", queue.table), status, older_than, batch)
         return int(result.split()[-1])

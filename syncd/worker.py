@@ -231,6 +231,10 @@ class Worker:
                 backoff = min(backoff * 2, 5.0)
                 continue
             if claimed:
+                # Let the jobs just started take their first step: quick ones end
+                # at once, and their slots join the next claim instead of leaving
+                # it to chase one freed slot at a time.
+                await asyncio.sleep(0)
                 continue
             if self.once and self._drained():
                 break
@@ -291,15 +295,26 @@ class Worker:
         return more and self._free() > 0
 
     def _start(self, state: QueueState, job: Job) -> None:
-        task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        task = asyncio.create_task(self._run(state, job), name=f"job-{job.id}")
         state.running[job.id] = task
+        # In case the task is cancelled before its first step (the finally below
+        # then never runs).
         task.add_done_callback(lambda _: self._ended(state, job))
 
     def _ended(self, state: QueueState, job: Job) -> None:
-        state.running.pop(job.id, None)
-        self._wake.set()
+        if state.running.pop(job.id, None) is not None:
+            self._wake.set()
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, state: QueueState, job: Job) -> None:
+        try:
+            await self._attempt(job)
+        finally:
+            # Free the slot in the job's own last step rather than in a done
+            # callback one loop turn later, so that a claim issued right after
+            # counts it.
+            self._ended(state, job)
+
+    async def _attempt(self, job: Job) -> None:
         """One attempt: the handler under the queue's timeout, then its outcome."""
         assert self._recorder is not None
         started = time.monotonic()
