@@ -14,7 +14,7 @@ from syncd.fake_monday import FakeMonday, Limits
 from syncd.handlers import Registry
 from syncd.handlers.monday import documents, install
 from syncd.handlers.monday.client import MondayClient
-from syncd.handlers.monday.errors import MondayLimited
+from syncd.handlers.monday.errors import MondayLimited, MondayUnavailable
 from syncd.handlers.monday.pacing import Budget, parse_fields
 from syncd.handlers.monday.pauses import DatabasePauses, MemoryPauses, token_id
 from syncd.retry import Kind, RateLimited, classify
@@ -82,6 +82,41 @@ async def test_the_pacer_spends_a_small_budget_without_hitting_the_limit(fake: F
     assert fake.limit_hits == {}
     assert fake.requests == 10
     assert client.stats["limit_hits"] == 0
+
+
+async def test_a_call_whose_answer_was_lost_counts_as_spent(fake: FakeMonday) -> None:
+    cost = fake.cost_of(documents.FIND_ITEM.text)
+    fake.limits = Limits(complexity=3 * cost, complexity_window=60.0)
+    client = await started(MondayClient(monday_settings(fake, max_wait=1), pauses=MemoryPauses()))
+    try:
+        await client.call(documents.FIND_ITEM, FIND)
+        await client.call(documents.FIND_ITEM, FIND)
+        # monday ran the third call and spent the last of the budget on it; the
+        # answer never came, so only the pacer's own count can tell.
+        fake.faults.lose_response()
+        with pytest.raises(MondayUnavailable):
+            await client.call(documents.FIND_ITEM, FIND)
+        with pytest.raises(RateLimited):
+            await client.call(documents.FIND_ITEM, FIND)
+    finally:
+        await client.stop()
+    assert fake.requests == 3 and fake.limit_hits == {}
+
+
+def test_the_fakes_window_opens_with_the_first_call_after_the_last_one_ended() -> None:
+    # monday: per-minute budgets "reset 60 seconds after the first API call was made".
+    now = [0.0]
+    limits = Limits(complexity=10, complexity_window=60.0, clock=lambda: now[0])
+    window = limits.windows["complexity"]
+    window.spend(4)
+    now[0] = 59.5
+    assert (window.remaining(), window.reset_in()) == (6, 1)
+    now[0] = 75.0  # idle since the reset at 60 s: no window is open
+    assert (window.remaining(), window.reset_in()) == (10, 60)
+    window.spend(3)
+    now[0] = 130.0
+    assert (window.remaining(), window.reset_in()) == (7, 5)
+    assert [(w.at, w.spent) for w in window.history] == [(0.0, 4), (75.0, 3)]
 
 
 async def test_a_refill_further_off_than_max_wait_snoozes_the_job(fake: FakeMonday) -> None:

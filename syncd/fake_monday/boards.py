@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +63,8 @@ class Item:
     state: str = "active"  # active | archived | deleted
     created_at: str = ""
     updated_at: str = ""
+    # When it was made on the monotonic clock the fake's limits run on (benches).
+    made: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -1,11 +1,14 @@
 """Faults a test can inject into the fake: errors, latency, dropped connections, lost answers.
 
 Each fault applies to the next `times` requests whose root field is `when` (any
-request when `when` is None); `times=None` keeps it forever.
+request when `when` is None); `times=None` keeps it forever. With `chance` below 1 a
+fault strikes each such request at random with that probability, as a flaky network
+does (`rng` is seeded: replace it for another draw).
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +22,7 @@ class Fault:
     seconds: float = 0.0
     board_id: int | None = None
     body: Any = None
+    chance: float = 1.0
 
     def matches(self, fields: list[str]) -> bool:
         return self.when is None or self.when in fields
@@ -27,6 +31,7 @@ class Fault:
 @dataclass
 class Faults:
     pending: list[Fault] = field(default_factory=list)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
 
     def fail(
         self, status: int = 500, *, times: int | None = 1, when: str | None = None, body: Any = None
@@ -38,9 +43,11 @@ class Faults:
         """Close the connection before running the request: nothing happened."""
         self.pending.append(Fault("drop", times, when))
 
-    def lose_response(self, *, times: int | None = 1, when: str | None = None) -> None:
+    def lose_response(
+        self, *, times: int | None = 1, when: str | None = None, chance: float = 1.0
+    ) -> None:
         """Run the request (the mutation is applied), then close without answering."""
-        self.pending.append(Fault("lose_response", times, when))
+        self.pending.append(Fault("lose_response", times, when, chance=chance))
 
     def delay(self, seconds: float, *, times: int | None = None, when: str | None = None) -> None:
         """Answer `seconds` late (a timeout on the client's side, or a concurrency pile-up)."""
@@ -59,6 +66,8 @@ class Faults:
             if fault.kind != kind or not fault.matches(fields):
                 continue
             if kind == "lock" and (board_ids is None or fault.board_id not in board_ids):
+                continue
+            if fault.chance < 1.0 and self.rng.random() >= fault.chance:
                 continue
             if fault.times is not None:
                 fault.times -= 1

@@ -33,7 +33,7 @@ from pydantic import SecretStr
 
 from syncd.handlers.monday import errors
 from syncd.handlers.monday.documents import Document
-from syncd.handlers.monday.pacing import Pacer, WaitTooLong
+from syncd.handlers.monday.pacing import Pacer, Ticket, WaitTooLong
 from syncd.handlers.monday.pauses import DatabasePauses, PauseStore, token_id
 from syncd.handlers.monday.settings import MondaySettings
 from syncd.retry import RateLimited
@@ -130,7 +130,7 @@ class MondayClient:
                 raise RateLimited(str(exc), _wall(exc.seconds)) from None
             try:
                 await self._check_pause()
-                return await self._send(document, variables, idempotency_key)
+                return await self._send(document, variables, idempotency_key, ticket)
             finally:
                 await self.pacer.release(ticket)
 
@@ -173,7 +173,7 @@ class MondayClient:
             log.info("monday.resumed", reason=self._pause_reason)
 
     async def _send(
-        self, document: Document, variables: Mapping[str, Any], key: str | None
+        self, document: Document, variables: Mapping[str, Any], key: str | None, ticket: Ticket
     ) -> Answer:
         assert self._session is not None and self._token is not None
         headers = {
@@ -185,6 +185,7 @@ class MondayClient:
             headers["Idempotency-Key"] = key
         body = {"query": document.text, "variables": dict(variables)}
         self.stats["requests"] += 1
+        ticket.sent = True
         try:
             async with self._session.post(self.settings.api_url, json=body, headers=headers) as r:
                 status, answer_headers = r.status, r.headers
@@ -203,7 +204,7 @@ class MondayClient:
             parsed = None
         data = parsed.get("data") if isinstance(parsed, dict) else None
         data = data if isinstance(data, dict) else {}
-        self.pacer.observe(document.name, data.get("complexity"), answer_headers)
+        self.pacer.observe(ticket, data.get("complexity"), answer_headers)
         replayed = answer_headers.get("Idempotency-Replayed", "").lower() == "true"
         if replayed:
             self.stats["replayed"] += 1
