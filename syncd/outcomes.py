@@ -150,14 +150,15 @@ class Recorder:
                 self._on_retry_at(queue, outcome.next_retry)
         self._on_written(queue, job)
 
-    async def released(self, job: Job) -> None:
-        """Shutdown cut this attempt short: back to pending, attempt given back."""
-        queue = QUEUES[job.queue]
-        written = await self._persist(lambda: self._store.release(queue, [job]), patience=5.0)
-        if job.id in written:
-            self._log.info("job.released", **job_fields(job))
-        else:
-            self._fenced(job)
+    async def released(self, queue: Queue, jobs: list[Job]) -> None:
+        """Shutdown cut these attempts short (or never started them): back to
+        pending, attempts given back."""
+        written = await self._persist(lambda: self._store.release(queue, jobs), patience=5.0)
+        for job in jobs:
+            if job.id in written:
+                self._log.info("job.released", **job_fields(job))
+            else:
+                self._fenced(job)
 
     def _fenced(self, job: Job) -> None:
         # Our attempt was taken back (we were frozen or cut off past rescue_after)

@@ -22,7 +22,6 @@ import socket
 import time
 import uuid
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,20 +37,7 @@ from syncd.loops.pruner import Pruner
 from syncd.outcomes import Recorder, job_fields
 from syncd.queues import QUEUES, Queue, Store
 from syncd.retry import describe
-
-
-@dataclass
-class QueueState:
-    queue: Queue
-    limit: int
-    enabled: bool
-    running: dict[uuid.UUID, asyncio.Task[None]] = field(default_factory=dict)
-    # True while the queue may have due jobs: after a notification or a poll that
-    # found some, after a claim that took all it asked for, after a job ended.
-    wanted: bool = True
-    # Set by every such event; a claim that comes back short clears `wanted` only
-    # if none arrived while it was in flight (that job may be past its snapshot).
-    fresh: bool = True
+from syncd.slots import QueueState
 
 
 class Worker:
@@ -180,6 +166,13 @@ class Worker:
         self.log.info(
             "daemon.stopping", running=len(running), grace_s=self.settings.daemon.shutdown_grace
         )
+        if self._recorder is not None:
+            for state in self.queues.values():
+                # Claimed ahead and never started: back at once, attempt and all.
+                waiting, state.ready = list(state.ready), type(state.ready)()
+                if waiting:
+                    with contextlib.suppress(*db.CONNECTION_ERRORS):
+                        await self._recorder.released(state.queue, waiting)
         if running:
             _, late = await asyncio.wait(running, timeout=self.settings.daemon.shutdown_grace)
             if late:
@@ -246,15 +239,18 @@ class Worker:
         assert self._recorder is not None
         return (
             not any(s.wanted for s in self.queues.values() if s.enabled)
-            and self.running == 0
+            and all(s.held == 0 for s in self.queues.values())
             and self._recorder.holding == 0
         )
 
-    def _free(self) -> int:
-        return self.settings.daemon.concurrency - self.running
+    def _room(self) -> int:
+        """How many more jobs the daemon as a whole may claim now."""
+        states = self.queues.values()
+        ahead = sum(s.ahead() for s in states if s.enabled)
+        return self.settings.daemon.concurrency + ahead - sum(s.held for s in states)
 
     async def _claim_round(self) -> bool:
-        """Claim for every queue that wants it, sharing the free slots fairly.
+        """Claim for every queue that wants it, sharing the room fairly.
 
         Returns True when more may be claimable right away.
         """
@@ -264,35 +260,45 @@ class Worker:
         hungry = [
             self.queues[n]
             for n in names
-            if self.queues[n].enabled
-            and self.queues[n].wanted
-            and len(self.queues[n].running) < self.queues[n].limit
+            if self.queues[n].enabled and self.queues[n].wanted and self.queues[n].room() > 0
         ]
-        if not hungry or self._free() <= 0:
+        if not hungry or self._room() <= 0:
             return False
-        share = math.ceil(self._free() / len(hungry))
+        share = math.ceil(self._room() / len(hungry))
         more = False
+        loop = asyncio.get_running_loop()
         for state in hungry:
-            want = min(
-                share,
-                self._free(),
-                state.limit - len(state.running),
-                self.settings.daemon.claim_batch,
-            )
+            want = min(share, self._room(), state.room(), self.settings.daemon.claim_batch)
             if want <= 0:
                 continue
             assert self._store is not None
             state.fresh = False
+            asked = loop.time()
             jobs = await self._store.claim(state.queue, want)
+            state.claimed(jobs, loop.time() - asked)
             if len(jobs) < want:
                 state.wanted = state.fresh
                 assert self._poller is not None
                 self._poller.poke()
             else:
                 more = True
-            for job in jobs:
-                self._start(state, job)
-        return more and self._free() > 0
+        self._dispatch()
+        return more and self._room() > 0
+
+    def _dispatch(self) -> None:
+        """Start claimed jobs while slots are free, taking the queues in turn."""
+        if self._stop.is_set():
+            return  # shutdown gives the waiting ones back
+        concurrency = self.settings.daemon.concurrency
+        started = True
+        while started:
+            started = False
+            for state in self.queues.values():
+                if self.running >= concurrency:
+                    return
+                if state.ready and len(state.running) < state.limit:
+                    self._start(state, state.ready.popleft())
+                    started = True
 
     def _start(self, state: QueueState, job: Job) -> None:
         task = asyncio.create_task(self._run(state, job), name=f"job-{job.id}")
@@ -303,12 +309,15 @@ class Worker:
 
     def _ended(self, state: QueueState, job: Job) -> None:
         if state.running.pop(job.id, None) is not None:
+            self._dispatch()
             self._wake.set()
 
     async def _run(self, state: QueueState, job: Job) -> None:
+        started = time.monotonic()
         try:
             await self._attempt(job)
         finally:
+            state.finished(time.monotonic() - started)
             # Free the slot in the job's own last step rather than in a done
             # callback one loop turn later, so that a claim issued right after
             # counts it.
@@ -330,7 +339,7 @@ class Worker:
         except asyncio.CancelledError:
             # Shutdown ran out of grace (or the loop is being torn down): the
             # attempt did not fail, it was cut short; give it back.
-            await asyncio.shield(self._recorder.released(job))
+            await asyncio.shield(self._recorder.released(QUEUES[job.queue], [job]))
             if not self._releasing:
                 raise
             return
@@ -371,7 +380,7 @@ class Worker:
             self._poller.expect(queue, when)
 
     def _holding(self) -> int:
-        held = self.running
+        held = sum(s.held for s in self.queues.values())
         if self._recorder is not None:
             held += self._recorder.holding
         return held

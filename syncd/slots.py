@@ -1,0 +1,72 @@
+"""One queue's slots in this daemon: jobs running, jobs claimed ahead, and how far ahead.
+
+A claim is a round trip and a commit (a WAL flush): a millisecond or two. If the
+daemon only claimed for slots already free, every slot would sit idle for that
+long between two jobs, and with quick jobs the claim, not the work, would set the
+pace. So a queue whose jobs are quick claims a few jobs *ahead*: claimed, theirs to
+run, waiting here for the next free slot. How many is measured, not configured:
+about as many jobs as the running ones finish while one claim is in flight. Slow
+jobs (a monday push, a PDF) get none, and a job never waits here longer than
+about one claim.
+
+The concurrency limit counts running handlers only; a job claimed ahead has its
+attempt counted and its row `processing` (so a crash hands it to the rescuer like
+any other), and shutdown gives it back untouched with its attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+
+from syncd.handlers import Job
+from syncd.queues import Queue
+
+# Weight of the newest sample in the moving averages below.
+SMOOTHING = 0.2
+
+
+def _average(old: float | None, sample: float) -> float:
+    return sample if old is None else old + SMOOTHING * (sample - old)
+
+
+@dataclass
+class QueueState:
+    queue: Queue
+    limit: int
+    enabled: bool
+    running: dict[uuid.UUID, asyncio.Task[None]] = field(default_factory=dict)
+    ready: deque[Job] = field(default_factory=deque)  # claimed ahead, not started
+    # True while the queue may have due jobs: after a notification or a poll that
+    # found some, after a claim that took all it asked for, after a job ended.
+    wanted: bool = True
+    # Set by every such event; a claim that comes back short clears `wanted` only
+    # if none arrived while it was in flight (that job may be past its snapshot).
+    fresh: bool = True
+    claim_s: float | None = None  # how long a claim takes
+    job_s: float | None = None  # how long a job takes
+
+    @property
+    def held(self) -> int:
+        return len(self.running) + len(self.ready)
+
+    def ahead(self) -> int:
+        """How many jobs to hold claimed beyond the running ones."""
+        if self.claim_s is None or self.job_s is None:
+            return 0
+        finishing = self.limit * self.claim_s / max(self.job_s, 1e-6)
+        return min(self.limit, math.floor(finishing))
+
+    def room(self) -> int:
+        """How many more jobs this queue may claim now."""
+        return self.limit + self.ahead() - self.held
+
+    def claimed(self, jobs: list[Job], seconds: float) -> None:
+        self.ready.extend(jobs)
+        self.claim_s = _average(self.claim_s, seconds)
+
+    def finished(self, seconds: float) -> None:
+        self.job_s = _average(self.job_s, seconds)
