@@ -9,6 +9,7 @@ import json
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import asyncpg
@@ -97,11 +98,48 @@ def build_parser() -> argparse.ArgumentParser:
     cf = sub.add_parser("config", help="check or show the configuration")
     cf.add_argument("action", choices=["check", "show"])
 
+    dm = sub.add_parser(
+        "demo",
+        help="watch the daemon work on an embedded PostgreSQL and a fake monday.com",
+        description=(
+            "Start an embedded PostgreSQL and a fake monday.com, seed contacts, "
+            "organizations and documents (some of them bad), and run the real daemon "
+            "until every job is completed or failed, one line per event; then print "
+            "`syncd status`. Takes 10 to 15 seconds. Ctrl-C stops it at any point and "
+            "leaves nothing running. It reads no syncd.toml: it writes its own."
+        ),
+        epilog=(
+            "With --dir the demo's data is kept and its PostgreSQL stopped at the end. "
+            "To look at it again: `syncd demo --dir DIR --serve` starts that PostgreSQL "
+            "(and the fake monday.com) on the ports in DIR/syncd.toml until Ctrl-C; "
+            "meanwhile `syncd --config DIR/syncd.toml status` (or retry, run...) works "
+            "against it."
+        ),
+    )
+    dm.add_argument(
+        "--dir",
+        metavar="DIR",
+        type=Path,
+        help="keep the demo in DIR (empty or new) instead of a temporary directory",
+    )
+    dm.add_argument(
+        "--serve",
+        action="store_true",
+        help="start the demo kept in --dir DIR again, until Ctrl-C; runs no jobs",
+    )
+
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        # The demo writes and reads a config of its own: a syncd.toml nearby, or a
+        # broken one, must not change or stop it.
+        if args.serve and args.dir is None:
+            parser.error("demo --serve needs --dir DIR, the directory a demo was kept in")
+        return _run(lambda: cmd_demo(args), args)
     try:
         settings = config.load(args.config)
     except ConfigError as exc:
@@ -111,8 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         settings.log.format,
         stream=sys.stderr if args.command != "run" else None,
     )
+    return _run(lambda: COMMANDS[args.command](settings, args), args)
+
+
+def _run(command: Callable[[], int], args: argparse.Namespace) -> int:
+    """Run a command; a user's mistake or a database error becomes one line."""
     try:
-        return COMMANDS[args.command](settings, args)
+        return command()
     except ConfigError as exc:
         return _config_invalid(exc, args)
     except UserError as exc:
@@ -286,6 +329,17 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print(json.dumps(config.redacted(settings), indent=2))
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from syncd import demo
+
+    try:
+        return demo.serve(args.dir) if args.serve else demo.run(args.dir)
+    except demo.DemoError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:  # a directory it cannot write, a port it cannot bind
+        raise UserError(f"demo failed: {_one_line(exc)}") from None
 
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {

@@ -12,13 +12,17 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
 SERVER_USER = "embedded_postgres"
+# pg_ctl's shutdown modes, as signals to the postmaster.
+_SHUTDOWN_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
 
 
 def _bin_dir() -> Path:
@@ -75,6 +79,9 @@ class EmbeddedPostgres:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             cwd=self.directory,
+            # Out of the terminal's process group: a Ctrl-C meant for us must not
+            # kill initdb or pg_ctl half-way; we stop the server ourselves.
+            start_new_session=True,
         )
 
     def init(self) -> None:
@@ -105,11 +112,48 @@ class EmbeddedPostgres:
             "-l", str(self.directory / "postgres.log"), "-o", " ".join(options), "start",
         )  # fmt: skip
 
+    @property
+    def running(self) -> bool:
+        """The server holds its data directory (or died without letting go of it)."""
+        return (self.data / "postmaster.pid").exists()
+
     def stop(self, mode: str = "fast") -> None:
-        if not (self.data / "postmaster.pid").exists():
+        if not self.running:
             return
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run(_bin("pg_ctl"), "-D", str(self.data), "-w", "-m", mode, "stop")
+        if self.running:
+            # pg_ctl runs as the server user, who can lose its way in after the
+            # start: a pytest session tightens /tmp/pytest-of-root to 0700, for one.
+            # We can still signal the server ourselves.
+            self._signal_postmaster(mode)
+
+    def _signal_postmaster(self, mode: str) -> None:
+        pid = self._postmaster_pid()
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, _SHUTDOWN_SIGNALS[mode])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def _postmaster_pid(self) -> int | None:
+        """The pid in postmaster.pid, if that process is this server's postmaster.
+
+        A pid file left by a crash may name a pid reused by an unrelated process,
+        which must not be signalled; Linux's /proc says which it is.
+        """
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return None
+        return pid if os.fsencode(self.data) in cmdline else None
 
     def cleanup(self) -> None:
         self.stop("immediate")

@@ -11,13 +11,23 @@ import sys
 from typing import Any, TextIO
 
 import structlog
+from structlog.typing import Processor
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 LEVELS["error"] = logging.ERROR
 
 
-def setup(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
-    """Configure structlog for the whole process; safe to call again (SIGHUP, tests)."""
+def setup(
+    level: str = "info",
+    fmt: str = "auto",
+    stream: TextIO | None = None,
+    renderer: Processor | None = None,
+) -> None:
+    """Configure structlog for the whole process; safe to call again (SIGHUP, tests).
+
+    `renderer`, when given, turns each event into its line in place of the JSON or
+    console renderer (`syncd demo` shows the daemon's events its own way).
+    """
     out = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     processors: list[Any] = [
@@ -25,7 +35,9 @@ def setup(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) 
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    if use_console:
+    if renderer is not None:
+        processors.append(renderer)
+    elif use_console:
         processors.append(structlog.dev.ConsoleRenderer(colors=True))
     else:
         processors += [
