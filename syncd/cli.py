@@ -207,7 +207,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         registry = handlers.load(settings)
     except handlers.PluginError as exc:
         raise UserError(str(exc)) from None
-    worker = Worker(settings, registry, once=args.once)
+    worker = Worker(settings, registry, once=args.once, reread=lambda: config.load(args.config))
     asyncio.run(worker.run())
     return 0
 

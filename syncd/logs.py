@@ -16,6 +16,39 @@ from structlog.typing import Processor
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 LEVELS["error"] = logging.ERROR
 
+# The level below which events are dropped. Loggers read it at every call rather
+# than at creation (as structlog's filtering loggers do), so that SIGHUP can change
+# it for the loggers every part of the daemon already holds.
+_threshold = logging.INFO
+
+
+class _Logger(structlog.BoundLoggerBase):
+    def _at(self, level: int, method: str, event: str, kw: dict[str, Any]) -> Any:
+        if level < _threshold:
+            return None
+        return self._proxy_to_logger(method, event, **kw)
+
+    def debug(self, event: str, **kw: Any) -> Any:
+        return self._at(logging.DEBUG, "debug", event, kw)
+
+    def info(self, event: str, **kw: Any) -> Any:
+        return self._at(logging.INFO, "info", event, kw)
+
+    def warning(self, event: str, **kw: Any) -> Any:
+        return self._at(logging.WARNING, "warning", event, kw)
+
+    def error(self, event: str, **kw: Any) -> Any:
+        return self._at(logging.ERROR, "error", event, kw)
+
+    def exception(self, event: str, **kw: Any) -> Any:
+        kw.setdefault("exc_info", True)
+        return self._at(logging.ERROR, "error", event, kw)
+
+
+def set_level(level: str) -> None:
+    global _threshold
+    _threshold = LEVELS[level]
+
 
 def setup(
     level: str = "info",
@@ -28,6 +61,7 @@ def setup(
     `renderer`, when given, turns each event into its line in place of the JSON or
     console renderer (`syncd demo` shows the daemon's events its own way).
     """
+    set_level(level)
     out = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     processors: list[Any] = [
@@ -46,7 +80,7 @@ def setup(
         ]
     structlog.configure(
         processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
+        wrapper_class=_Logger,
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )

@@ -21,13 +21,13 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from syncd import db, logs, queries, systemd
+from syncd import db, logs, queries, reload, systemd
 from syncd.config import Settings
 from syncd.handlers import Context, Job, Registry
 from syncd.loops.heartbeat import Heartbeat
@@ -41,8 +41,17 @@ from syncd.slots import QueueState
 
 
 class Worker:
-    def __init__(self, settings: Settings, registry: Registry, *, once: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        *,
+        once: bool = False,
+        reread: Callable[[], Settings] | None = None,
+    ) -> None:
         self.settings = settings
+        # How SIGHUP reads the configuration again (None: SIGHUP is ignored).
+        self.reread = reread
         self.registry = registry
         self.once = once
         self.id = uuid.uuid4()
@@ -72,6 +81,24 @@ class Worker:
             self._stop.set()
             self._wake.set()
 
+    def reload(self) -> None:
+        """SIGHUP: take the new log level and concurrency limits; see reload.py."""
+        if self.reread is None:
+            self.log.warning("config.reloaded", applied=[], error="no configuration to re-read")
+            return
+        self._notifier.reloading()
+        reload.reload(self.settings, self.reread, self._apply)
+        self._notifier.ready()
+
+    def _apply(self, new: Settings) -> None:
+        self.settings.log.level = new.log.level
+        self.settings.daemon.concurrency = new.daemon.concurrency
+        for name, state in self.queues.items():
+            limit = new.queue(name).concurrency
+            self.settings.queue(name).concurrency = state.limit = limit
+        self._dispatch()  # a higher limit starts what was claimed ahead
+        self._wake.set()  # ...and may claim more
+
     @property
     def running(self) -> int:
         return sum(len(s.running) for s in self.queues.values())
@@ -81,6 +108,8 @@ class Worker:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.log.info(
             "daemon.started",
             pid=os.getpid(),
@@ -99,7 +128,7 @@ class Worker:
             finally:
                 await self._shutdown()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.remove_signal_handler(sig)
             self.log.info("daemon.stopped")
