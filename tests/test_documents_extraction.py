@@ -7,7 +7,9 @@ database. test_documents_extractors.py covers the processes around it.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -116,6 +118,32 @@ def test_a_docx_gives_paragraphs_tables_and_core_properties(tmp_path: Path) -> N
     assert extraction.metadata["author"] == "Grace Hopper"
     assert extraction.metadata["created"] == "2024-03-01T09:30:00+00:00"
     assert extraction.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_docx_reports_the_page_count_its_editor_saved(tmp_path: Path) -> None:
+    app_xml = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'extended-properties"><Application>Microsoft Office Word</Application>'
+        b"<Pages>3</Pages><Words>9</Words></Properties>"
+    )
+    source = zipfile.ZipFile(io.BytesIO(docx_bytes(["Three pages, as Word laid it out."])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = app_xml if item.filename == "docProps/app.xml" else source.read(item)
+            target.writestr(item.filename, data)
+    write(tmp_path, "saved-by-word.docx", out.getvalue())
+
+    extraction = extract(request_for(tmp_path, "saved-by-word.docx"))
+
+    assert extraction.page_count == 3
+
+
+def test_a_stale_saved_page_count_is_not_believed(tmp_path: Path) -> None:
+    # python-docx copies its template's docProps/app.xml: "1 page, 0 words".
+    write(tmp_path, "generated.docx", docx_bytes(["Made by a library, never laid out."]))
+    assert extract(request_for(tmp_path, "generated.docx")).page_count is None
 
 
 def test_a_truncated_docx_is_refused_as_corrupt(tmp_path: Path) -> None:

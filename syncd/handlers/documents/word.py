@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from typing import Any
 
@@ -30,13 +31,41 @@ def read(data: bytes, max_unpacked_bytes: int) -> Content:
         document = docx.Document(io.BytesIO(data))
         blocks = [_block_text(item) for item in document.iter_inner_content()]
         metadata = _core_properties(document) if has_core_properties else {}
+        text = "\n".join(b for b in blocks if b)
+        pages = _saved_page_count(data, len(text.split()))
     except MemoryError:
         raise
     except Exception as exc:
         # Missing parts, broken XML, a bad table grid: all of it is a damaged file.
         detail = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
         raise Refused("corrupt", f"corrupt DOCX: {detail}") from None
-    return Content(text="\n".join(b for b in blocks if b), metadata=metadata)
+    return Content(text=text, page_count=pages, metadata=metadata)
+
+
+def _saved_page_count(data: bytes, words: int) -> int | None:
+    """The page count Word (or LibreOffice) wrote into docProps/app.xml when saving.
+
+    A DOCX has no pages of its own: they exist only once a word processor lays the
+    text out, and laying it out here would be a guess. The count the last editor
+    saved is the one figure the file itself holds; files written by libraries
+    (python-docx) carry none or their template's stale one, and then the page count
+    stays unknown. The saved word count tells the two apart: it must roughly match
+    the words actually in the file.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        try:
+            xml = archive.read("docProps/app.xml")  # size already bounded above
+        except KeyError:
+            return None
+    pages, saved_words = _number(xml, b"Pages"), _number(xml, b"Words")
+    if pages is None or not saved_words or abs(saved_words - words) > max(10, words // 4):
+        return None
+    return pages
+
+
+def _number(xml: bytes, element: bytes) -> int | None:
+    match = re.search(rb"<(?:\w+:)?%b>\s*(\d{1,9})\s*</" % element, xml)
+    return int(match.group(1)) if match else None
 
 
 def _check_unpacked_size(data: bytes, limit: int) -> bool:
