@@ -8,6 +8,7 @@ a test costs a CREATE DATABASE, not a migration run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -121,11 +122,18 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         await p.close()
 
 
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    c = await asyncpg.connect(database_url)
+@contextlib.asynccontextmanager
+async def connected(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection with syncd's JSON codecs, as the daemon's own connections have."""
+    c = await asyncpg.connect(url)
     await db.init_connection(c)
     try:
         yield c
     finally:
         await c.close()
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    async with connected(database_url) as c:
+        yield c

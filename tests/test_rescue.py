@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 
 import asyncpg
+import pytest
 
+from tests.conftest import make_settings
 from tests.plugin import SETUP_SQL
 from tests.processes import Daemon
-from tests.support import enqueue, wait_for
+from tests.support import (
+    Recorded,
+    capture_logs,
+    enqueue,
+    events,
+    registry_with,
+    running_worker,
+    wait_for,
+    wait_status,
+)
 
 
 async def test_kill_9_mid_job_is_rescued_by_the_other_daemon(
@@ -92,3 +104,20 @@ async def test_a_frozen_worker_is_rescued_and_its_late_write_fenced(
     row = await conn.fetchrow("SELECT status, attempts FROM sync_queue WHERE id = $1", job)
     assert (row["status"], row["attempts"]) == ("completed", 2)
     assert not frozen.named("job.completed")
+
+
+@pytest.mark.parametrize("holder", ["forgotten", "none"])
+async def test_a_running_job_whose_worker_left_no_row_is_rescued(
+    holder: str, database_url: str, conn: asyncpg.Connection
+) -> None:
+    # Its worker's row is gone (forgotten at a stop whose release failed), or the job
+    # never had a worker_id: nobody heartbeats for it, so it is stale at once.
+    worker_id = uuid.uuid4() if holder == "forgotten" else None
+    job = await enqueue(conn, "noop", status="processing", attempts=1, worker_id=worker_id)
+    assert job is not None
+    registry = registry_with(sync={"noop": Recorded()})
+    with capture_logs() as logs:
+        async with running_worker(make_settings(database_url), registry):
+            row = await wait_status(conn, job, "completed")
+    assert row["attempts"] == 2
+    assert [e["job_id"] for e in events(logs, "job.rescued")] == [str(job)]

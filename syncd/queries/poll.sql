@@ -2,7 +2,9 @@
 -- so that it doubles as that connection's health check. In one round trip: is
 -- anything due in each queue, when does the next retry fall due, and how old is
 -- the oldest heartbeat among workers holding a running job (past `rescue_after`,
--- their jobs are taken back).
+-- their jobs are taken back). A holder with no syncd_workers row counts as heard
+-- from at the epoch: long stale, and unlike '-infinity' a value the driver can
+-- compare with now.
 SELECT EXISTS (SELECT 1 FROM sync_queue
                 WHERE status = 'pending' AND (next_retry IS NULL OR next_retry <= now()))
            AS sync_due,
@@ -13,7 +15,7 @@ SELECT EXISTS (SELECT 1 FROM sync_queue
            AS documents_due,
        (SELECT min(next_retry) FROM document_processing_queue
          WHERE status = 'pending' AND next_retry > now()) AS documents_next_due,
-       (SELECT min(coalesce(w.heartbeat_at, '-infinity'))
+       (SELECT min(coalesce(w.heartbeat_at, 'epoch'))
           FROM (SELECT worker_id FROM sync_queue WHERE status = 'processing'
                 UNION
                 SELECT worker_id FROM document_processing_queue WHERE status = 'processing') held

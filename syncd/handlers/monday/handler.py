@@ -226,17 +226,12 @@ class MondaySync:
             row = await rows.read(ctx.pool, self.mapping, entity_id)
         except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as exc:
             raise PermanentError(
-                f"monday.entities.{self.entity_type}: {exc} (check table and id_field)"
+                f"monday.entities.{self.entity_type}: {exc} "
+                "(check table, id_field and the mapped fields)"
             ) from None
         if row is None:
             raise PermanentError(
                 f"{self.entity_type} {entity_id} not found in table {self.mapping.table}"
-            )
-        missing = [f for f in self.mapping.fields() if f not in row]
-        if missing:
-            raise PermanentError(
-                f"monday.entities.{self.entity_type}: table {self.mapping.table} has no "
-                f"field {', '.join(missing)}"
             )
         return row
 

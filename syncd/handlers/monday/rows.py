@@ -33,8 +33,17 @@ def table(mapping: EntityMapping) -> str:
 async def read(
     pool: asyncpg.Pool, mapping: EntityMapping, entity_id: uuid.UUID
 ) -> dict[str, Any] | None:
-    """The entity's row as JSON-like values, or None when there is no such row."""
-    sql = f"SELECT to_jsonb(t) FROM {table(mapping)} AS t WHERE t.{quote(mapping.id_field)} = $1"
+    """The mapping's fields of the entity's row as JSON-like values, or None when there
+    is no such row.
+
+    Only the fields the mapping names are read, never the whole row, so syncd's role
+    needs SELECT on those columns alone (README: "Database roles and privileges").
+    """
+    fields = ", ".join(f"t.{quote(name)}" for name in mapping.fields())
+    sql = (
+        f"SELECT to_jsonb(r) FROM (SELECT {fields} FROM {table(mapping)} AS t "
+        f"WHERE t.{quote(mapping.id_field)} = $1) AS r"
+    )
     value = await pool.fetchval(sql, entity_id)
     if value is None:
         return None

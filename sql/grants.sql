@@ -1,0 +1,52 @@
+-- The privileges of syncd's two login roles (README: "Database roles and privileges").
+--
+-- Run after `syncd migrate`, and again after every upgrade (GRANT is idempotent), as a
+-- superuser or as the owners of the tables:
+--
+--   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -v runtime=syncd -v app=crm -f sql/grants.sql
+--
+--   runtime  the role `syncd run` and the operator commands (status, retry, cancel,
+--            purge, enqueue) log in as
+--   app      the host application's role, which enqueues jobs with plain INSERTs
+--
+-- Neither role needs to own anything, create anything, or be a superuser. LISTEN and
+-- NOTIFY need no privilege. There are no sequences: every id is a uuid. USAGE on the
+-- schema public is every role's by default.
+
+-- == runtime: syncd's own tables (owned by the role that runs `syncd migrate`) ======
+
+-- Claim, record outcomes, rescue, retry, cancel, enqueue; DELETE for retention and
+-- for forgetting stopped workers and archived items.
+GRANT SELECT, INSERT, UPDATE, DELETE
+   ON sync_queue, document_processing_queue, syncd_workers, monday_items
+   TO :"runtime";
+-- Upserts only: nothing in syncd deletes from these.
+GRANT SELECT, INSERT, UPDATE ON monday_pauses, document_extractions TO :"runtime";
+
+-- == runtime: the host application's tables (run this part as their owner) =========
+
+-- The documents handler reads where each file is and what it claims to be.
+GRANT SELECT (id, filename, content_type, storage_path, size_bytes) ON documents TO :"runtime";
+
+-- One pair per [monday.entities.*] mapping; here the README's contact mapping and an
+-- organization mapping (item_name "{name}"; columns website, industry, country).
+-- SELECT on the fields the mapping reads: id_field, the item_name template's fields,
+-- the columns, updated_at_field. UPDATE only on the fields a to_npd pull writes back:
+-- the columns without `pull = false` (the contact's title has it).
+GRANT SELECT (id, first_name, last_name, email, phone, title, updated_at) ON contacts
+   TO :"runtime";
+GRANT UPDATE (email, phone) ON contacts TO :"runtime";
+GRANT SELECT (id, name, website, industry, country) ON organizations TO :"runtime";
+GRANT UPDATE (website, industry, country) ON organizations TO :"runtime";
+
+-- == app: enqueue ==================================================================
+
+GRANT INSERT ON sync_queue, document_processing_queue TO :"app";
+-- The merge trigger runs with the inserting role's privileges: it re-issues a
+-- pending job's INSERT as INSERT ... ON CONFLICT DO UPDATE, which reads the conflict
+-- columns and the merged ones, and updates the merged ones of the pending job.
+GRANT SELECT (entity_type, entity_id, direction, status, operation, priority, payload),
+      UPDATE (operation, priority, next_retry, payload)
+   ON sync_queue TO :"app";
+-- INSERT ... RETURNING id, and finding the pending job a merged INSERT went into.
+GRANT SELECT (id) ON sync_queue, document_processing_queue TO :"app";

@@ -1,0 +1,453 @@
+"""The least-privilege roles (README: "Database roles and privileges").
+
+With nothing but the GRANTs in sql/grants.sql, the runtime role runs the daemon (both
+handlers, retries, snoozes, rescue, retention, heartbeats) and the operator commands,
+and the application's role enqueues, merges included. Neither can change the schema
+or read what it was not given. An owner role that is no superuser migrates and grants.
+
+Roles belong to the whole cluster, so every test makes its own, with unique names,
+and drops them at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from syncd import handlers, jobs, migrate, status
+from syncd.fake_monday import FakeMonday
+from tests.conftest import connected, make_settings
+from tests.documents_support import write
+from tests.monday_support import CONTACTS_BOARD, fake, monday_config
+from tests.support import (
+    add_contact,
+    add_document,
+    capture_logs,
+    events,
+    job_row,
+    running_worker,
+    wait_for,
+    wait_status,
+)
+from tests.test_cli import syncd
+
+__all__ = ["fake"]
+
+GRANTS = Path(__file__).resolve().parent.parent / "sql" / "grants.sql"
+DOCUMENTS = "document_processing_queue"
+
+
+def grants_sql(**roles: str) -> str:
+    """sql/grants.sql as `psql -v runtime=... -v app=...` runs it: :"name" is the quoted role."""
+
+    def role(match: re.Match[str]) -> str:
+        return '"' + roles[match.group(1)].replace('"', '""') + '"'
+
+    return re.sub(r':"(\w+)"', role, GRANTS.read_text(encoding="utf-8"))
+
+
+def as_role(url: str, role: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}:{password}@{host}"))
+
+
+class Roles:
+    """Login roles made for one test in the database at `admin_url`, dropped by `drop`."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.password = secrets.token_hex(12)
+        self.tag = uuid.uuid4().hex[:10]
+        self.made: list[str] = []
+
+    async def make(self, kind: str) -> str:
+        name = f"syncd_{kind}_{self.tag}"
+        await self.admin(f"CREATE ROLE {name} LOGIN PASSWORD '{self.password}'")
+        self.made.append(name)
+        return name
+
+    def url(self, role: str) -> str:
+        return as_role(self.admin_url, role, self.password)
+
+    async def admin(self, sql: str) -> None:
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def drop(self) -> None:
+        if self.made:
+            # What they own or were granted here goes first, or DROP ROLE refuses.
+            names = ", ".join(self.made)
+            await self.admin(f"DROP OWNED BY {names}; DROP ROLE {names}")
+
+
+@dataclass(frozen=True)
+class Granted:
+    """Where each role logs in to the test's database."""
+
+    runtime_url: str
+    app_url: str
+
+
+@pytest.fixture
+async def granted(database_url: str) -> AsyncIterator[Granted]:
+    """A runtime and an application role with exactly the GRANTs of sql/grants.sql."""
+    roles = Roles(database_url)
+    try:
+        runtime, app = await roles.make("runtime"), await roles.make("app")
+        await roles.admin(grants_sql(runtime=runtime, app=app))
+        yield Granted(roles.url(runtime), roles.url(app))
+    finally:
+        await roles.drop()
+
+
+@pytest.fixture
+async def app(granted: Granted) -> AsyncIterator[asyncpg.Connection]:
+    async with connected(granted.app_url) as conn:
+        yield conn
+
+
+@pytest.fixture
+async def runtime(granted: Granted) -> AsyncIterator[asyncpg.Connection]:
+    async with connected(granted.runtime_url) as conn:
+        yield conn
+
+
+def readme_mapping(fake: FakeMonday) -> dict[str, Any]:
+    """The test mappings, with the contact title not pulled, as in the README's example."""
+    config = monday_config(fake)
+    config["entities"]["contact"]["columns"]["title"]["pull"] = False
+    return config
+
+
+def too_many(retry: int) -> dict[str, Any]:
+    return {
+        "errors": [
+            {
+                "message": "Rate Limit Exceeded",
+                "extensions": {"code": "MINUTE_RATE_LIMIT_EXCEEDED", "retry_in_seconds": retry},
+            }
+        ]
+    }
+
+
+async def finished_long_ago(conn: asyncpg.Connection, table: str, **columns: Any) -> uuid.UUID:
+    values = {"status": "completed", **columns}
+    names = ", ".join(values)
+    params = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+    job_id: uuid.UUID = await conn.fetchval(
+        f"INSERT INTO {table} ({names}, completed_at) "
+        f"VALUES ({params}, now() - interval '30 days') RETURNING id",
+        *values.values(),
+    )
+    return job_id
+
+
+async def test_the_daemon_does_all_its_work_as_the_runtime_role(
+    granted: Granted,
+    app: asyncpg.Connection,
+    conn: asyncpg.Connection,
+    fake: FakeMonday,
+    tmp_path: Path,
+) -> None:
+    storage = tmp_path / "storage"
+    write(storage, "report.md", b"# Report\n\nQuarterly numbers.\n")
+    write(storage, "orphan.md", b"# Orphan\n\nLeft behind by a dead worker.\n")
+    settings = make_settings(
+        granted.runtime_url,
+        monday=readme_mapping(fake),
+        documents={"storage_root": str(storage)},
+        retry={"delays": [0.5]},
+    )
+    # As the host application's owner: rows to work on, and what a dead worker and
+    # old jobs left behind, for the rescue and retention.
+    contact = await add_contact(conn, phone="202-555-0169", title="Countess")
+    await conn.execute(
+        "UPDATE contacts SET updated_at = now() - interval '1 hour' WHERE id = $1", contact
+    )
+    organization = await conn.fetchval(
+        "INSERT INTO organizations (name, website, industry) "
+        "VALUES ('Analytical Engines', 'https://example.com', 'Software') RETURNING id"
+    )
+    report, late, orphan_doc = (
+        await add_document(conn, "report.md"),
+        await add_document(conn, "late.md"),
+        await add_document(conn, "orphan.md"),
+    )
+    orphan = await conn.fetchval(
+        "INSERT INTO document_processing_queue "
+        "(document_id, operation, status, attempts, started_at, worker_id) "
+        "VALUES ($1, 'extract', 'processing', 1, now() - interval '1 hour', gen_random_uuid()) "
+        "RETURNING id",
+        orphan_doc,
+    )
+    old = [
+        await finished_long_ago(conn, "sync_queue", entity_type="contact", entity_id=contact),
+        await finished_long_ago(conn, DOCUMENTS, document_id=report, operation="extract"),
+    ]
+    gone_worker = await conn.fetchval(
+        "INSERT INTO syncd_workers (id, hostname, pid, heartbeat_at) "
+        "VALUES (gen_random_uuid(), 'gone', 1, now() - interval '2 days') RETURNING id"
+    )
+
+    with capture_logs() as logs:
+        async with running_worker(settings, handlers.load(settings)) as worker:
+            # Heartbeats: the worker registers itself.
+            await wait_for(
+                lambda: conn.fetchval("SELECT count(*) FROM syncd_workers WHERE id = $1", worker.id)
+            )
+            # Rescue: the dead worker's job is taken back and run.
+            await wait_status(conn, orphan, "completed", table=DOCUMENTS)
+            # Retention: old finished jobs and long-gone workers are deleted.
+            await wait_for(
+                lambda: conn.fetchval(
+                    "SELECT NOT EXISTS (SELECT 1 FROM sync_queue WHERE id = $1) "
+                    "AND NOT EXISTS (SELECT 1 FROM document_processing_queue WHERE id = $2) "
+                    "AND NOT EXISTS (SELECT 1 FROM syncd_workers WHERE id = $3)",
+                    *old,
+                    gone_worker,
+                )
+            )
+
+            # The application enqueues, with its own role; the daemon works it off.
+            extract = await jobs.enqueue_document(app, report, "extract")
+            await wait_status(conn, extract, "completed", table=DOCUMENTS)
+
+            retried = await jobs.enqueue_document(app, late, "extract")
+            await wait_for(
+                lambda: conn.fetchval(
+                    "SELECT status = 'pending' AND attempts = 1 FROM document_processing_queue "
+                    "WHERE id = $1",
+                    retried,
+                )
+            )
+            write(storage, "late.md", b"# Late\n\nLanded after the first attempt.\n")
+            await wait_status(conn, retried, "completed", table=DOCUMENTS)
+
+            pushed, _ = await jobs.enqueue_sync(app, "contact", contact)
+            await wait_status(conn, pushed, "completed")
+            [item] = fake.boards.on_board(CONTACTS_BOARD)
+            fake.boards.change_values(
+                CONTACTS_BOARD,
+                item.id,
+                json.dumps(
+                    {
+                        "email": {"email": "ada@analytical.engine", "text": ""},
+                        "text_title": "Changed on monday",
+                    }
+                ),
+            )
+            pulled, _ = await jobs.enqueue_sync(app, "contact", contact, direction="to_npd")
+            await wait_status(conn, pulled, "completed")
+
+            fake.faults.fail(429, body=too_many(retry=1))
+            snoozed, _ = await jobs.enqueue_sync(app, "organization", organization)
+            await wait_status(conn, snoozed, "completed")
+
+            missing, _ = await jobs.enqueue_sync(app, "contact", uuid.uuid4())
+            await wait_status(conn, missing, "failed")
+
+    assert (await job_row(conn, orphan, DOCUMENTS))["attempts"] == 2
+    assert events(logs, "job.rescued")
+    assert (await job_row(conn, retried, DOCUMENTS))["attempts"] == 2
+    assert (
+        await conn.fetchval(
+            "SELECT count(*) FROM document_extractions WHERE document_id = any($1)", [report, late]
+        )
+        == 2
+    )
+    assert (
+        await conn.fetchval("SELECT item_id FROM monday_items WHERE entity_id = $1", contact)
+        == item.id
+    )
+    # to_npd wrote the pulled column and left the one mapped with pull = false.
+    row = await conn.fetchrow("SELECT email, title FROM contacts WHERE id = $1", contact)
+    assert dict(row) == {"email": "ada@analytical.engine", "title": "Countess"}
+    # The 429 paused the token in the database and snoozed the job without an attempt.
+    assert await conn.fetchval("SELECT count(*) FROM monday_pauses") == 1
+    assert (await job_row(conn, snoozed))["attempts"] == 1 and events(logs, "job.snoozed")
+    # A clean stop forgets the worker.
+    assert await conn.fetchval("SELECT count(*) FROM syncd_workers") == 0
+    refused = [e for e in logs if "permission denied" in json.dumps(e, default=str)]
+    assert not refused
+    for name in ("claim.failed", "daemon.loop_died", "db.write_failed", "pruner.failed"):
+        assert not events(logs, name), name
+
+
+async def test_the_operator_commands_work_as_the_runtime_role(
+    granted: Granted, conn: asyncpg.Connection
+) -> None:
+    url = granted.runtime_url
+    contact = await add_contact(conn)
+    dead = await conn.fetchval(
+        "INSERT INTO sync_queue (entity_type, entity_id, status, attempts, error_message) "
+        "VALUES ('contact', $1, 'failed', 5, 'monday said no') RETURNING id",
+        contact,
+    )
+    doc = await add_document(conn)
+    dead_doc = await conn.fetchval(
+        "INSERT INTO document_processing_queue (document_id, operation, status, attempts) "
+        "VALUES ($1, 'extract', 'failed', 5) RETURNING id",
+        doc,
+    )
+    old = await finished_long_ago(conn, "sync_queue", entity_type="contact", entity_id=contact)
+
+    report = json.loads(syncd(url, "status", "--json").stdout)
+    assert report["sync"]["failed"] == 1
+    assert report["sync"]["recent_failures"][0]["error"] == "monday said no"
+
+    syncd(url, "retry", "sync", str(dead))
+    assert (await job_row(conn, dead))["status"] == "pending"
+    syncd(url, "cancel", "sync", str(dead))
+    assert (await job_row(conn, dead))["status"] == "cancelled"
+    assert syncd(url, "retry", "documents", "--failed").stdout.startswith("1 failed")
+    assert (await job_row(conn, dead_doc, DOCUMENTS))["status"] == "pending"
+
+    assert "sync: deleted 1" in syncd(url, "purge").stdout
+    assert await job_row(conn, old) is None
+
+    first = syncd(url, "enqueue", "sync", "contact", str(contact)).stdout.strip()
+    again = syncd(url, "enqueue", "sync", "contact", str(contact), "--priority", "5")
+    assert again.stdout.strip() == f"{first} (merged into the pending job)"
+    queued = syncd(url, "enqueue", "document", str(doc), "extract").stdout.strip()
+    assert (await job_row(conn, uuid.UUID(queued), DOCUMENTS))["status"] == "pending"
+
+
+async def test_the_application_role_enqueues_and_merges_with_the_enqueue_grants(
+    app: asyncpg.Connection, conn: asyncpg.Connection
+) -> None:
+    entity = uuid.uuid4()
+    job_id, merged = await jobs.enqueue_sync(app, "contact", entity)
+    assert not merged
+    # The README's plain INSERT: a second change merges into the pending job.
+    await app.execute(
+        "INSERT INTO sync_queue (entity_type, entity_id, operation, priority) "
+        "VALUES ('contact', $1, 'delete', 7)",
+        entity,
+    )
+    assert await jobs.enqueue_sync(app, "contact", entity, payload={"why": "renamed"}) == (
+        job_id,
+        True,
+    )
+    rows = await conn.fetch("SELECT * FROM sync_queue WHERE entity_id = $1", entity)
+    assert [(r["id"], r["operation"], r["priority"], r["payload"]) for r in rows] == [
+        (job_id, "delete", 7, {"why": "renamed"})
+    ]
+
+    doc = await add_document(conn)
+    queued = await app.fetchval(
+        "INSERT INTO document_processing_queue (document_id, operation) "
+        "VALUES ($1, 'extract') RETURNING id",
+        doc,
+    )
+    assert (await job_row(conn, queued, DOCUMENTS))["status"] == "pending"
+
+
+REFUSED_TO_RUNTIME = [
+    "DROP TABLE sync_queue",
+    "ALTER TABLE sync_queue ADD COLUMN note text",
+    "ALTER TABLE document_processing_queue DISABLE TRIGGER USER",
+    "TRUNCATE document_processing_queue",
+    "DROP FUNCTION sync_queue_merge_pending() CASCADE",
+    "CREATE TABLE public.mine (id int)",
+    "SELECT * FROM invoices",
+    "SELECT * FROM contacts",  # organization_id is not one of the mapped fields
+    "SELECT created_at FROM documents",
+    "UPDATE contacts SET first_name = 'x'",
+    "UPDATE contacts SET title = 'x'",  # mapped with pull = false
+    "DELETE FROM contacts",
+    "INSERT INTO documents (filename) VALUES ('x')",
+]
+
+REFUSED_TO_APP = [
+    "DROP TABLE sync_queue",
+    "UPDATE sync_queue SET status = 'completed'",
+    "DELETE FROM sync_queue",
+    "SELECT error_message FROM sync_queue",
+    "SELECT * FROM document_processing_queue",
+    "UPDATE document_processing_queue SET priority = 9",
+    "SELECT * FROM syncd_workers",
+    "SELECT * FROM document_extractions",
+    "DELETE FROM monday_items",
+]
+
+
+async def allowed(conn: asyncpg.Connection, statements: list[str]) -> list[str]:
+    """Those of `statements` the role may run (each in a transaction, rolled back)."""
+    ran = []
+    for sql in statements:
+        with contextlib.suppress(asyncpg.InsufficientPrivilegeError, _Undo):
+            async with conn.transaction():
+                await conn.execute(sql)
+                ran.append(sql)
+                raise _Undo
+    return ran
+
+
+class _Undo(Exception):
+    """Rolls back a statement that should have been refused."""
+
+
+async def test_neither_role_can_change_the_schema_or_read_what_it_was_not_granted(
+    runtime: asyncpg.Connection, app: asyncpg.Connection, conn: asyncpg.Connection
+) -> None:
+    await conn.execute("CREATE TABLE invoices (id int PRIMARY KEY, amount numeric)")
+    assert await allowed(runtime, REFUSED_TO_RUNTIME) == []
+    assert await allowed(app, REFUSED_TO_APP) == []
+
+
+async def test_an_owner_role_that_is_no_superuser_migrates_and_grants(
+    empty_database: str,
+) -> None:
+    roles = Roles(empty_database)
+    try:
+        owner = await roles.make("owner")
+        runtime, app = await roles.make("runtime"), await roles.make("app")
+        # What the README has a superuser do once (PostgreSQL 15 and later no longer
+        # let every role create in the public schema).
+        await roles.admin(f"GRANT CREATE ON SCHEMA public TO {owner}")
+        migrate.apply(roles.url(owner))
+        await as_owner(roles.url(owner), grants_sql(runtime=runtime, app=app))
+
+        async with connected(roles.url(runtime)) as conn:
+            job_id, _ = await jobs.enqueue_sync(conn, "contact", uuid.uuid4())
+            report = await status.gather(conn)
+            assert report["sync"]["pending"] == 1
+            assert await conn.fetchval("SELECT status FROM sync_queue WHERE id = $1", job_id)
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("DROP TABLE sync_queue")
+    finally:
+        await roles.drop()
+
+
+async def as_owner(url: str, sql: str) -> None:
+    """Run `sql` as the owner role, having checked it is no superuser and owns every table.
+
+    A GRANT its role may not give is only a warning ("no privileges were granted"):
+    any notice at all fails the test.
+    """
+    notices: list[str] = []
+    async with connected(url) as conn:
+        assert not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        others = await conn.fetch(
+            "SELECT tablename FROM pg_tables "
+            "WHERE schemaname = 'public' AND tableowner <> current_user"
+        )
+        assert others == []
+        conn.add_log_listener(lambda _, message: notices.append(str(message)))
+        await conn.execute(sql)
+    assert notices == []
