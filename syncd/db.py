@@ -173,16 +173,18 @@ class ListenerConnection:
             self._on_lost()
 
     async def fetchrow(self, query: str, *args: Any, timeout: float) -> asyncpg.Record | None:
-        async with self._lock:
+        # The timeout covers the wait for the lock too: behind a query stuck on a
+        # frozen link, the wait is as much a sign of that link as the query itself.
+        async with asyncio.timeout(timeout), self._lock:
             if self._conn is None:
                 raise ConnectionError("listener connection is not open")
-            return await self._conn.fetchrow(query, *args, timeout=timeout)
+            return await self._conn.fetchrow(query, *args)
 
     async def execute(self, query: str, *args: Any, timeout: float) -> None:
-        async with self._lock:
+        async with asyncio.timeout(timeout), self._lock:
             if self._conn is None:
                 raise ConnectionError("listener connection is not open")
-            await self._conn.execute(query, *args, timeout=timeout)
+            await self._conn.execute(query, *args)
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None

@@ -42,7 +42,9 @@ def job_from_row(queue: Queue, row: asyncpg.Record | dict[str, Any]) -> Job:
             entity_type=row["entity_type"],
             entity_id=row["entity_id"],
             direction=row["direction"],
-            payload=row["payload"] if isinstance(row["payload"], dict) else {},
+            # Kept as it is, even when not an object: the worker fails such a job
+            # with a message rather than run it on data the application never sent.
+            payload=row["payload"],
         )
     return Job(
         queue=DOCUMENTS,
@@ -142,7 +144,7 @@ class Store:
 
     async def rescue(self, queue: Queue, rescue_after: float) -> list[tuple[Job, str, str]]:
         """Take back jobs of dead workers: (job as it was, new status, message)."""
-        rows = await self._fetch(queries.load("rescue", queue.table), rescue_after)
+        rows = await self._fetch(queries.load("rescue", queue.table), rescue_after, self.worker_id)
         return [(job_from_row(queue, r), r["outcome"], r["error_message"]) for r in rows]
 
     async def prune(self, queue: Queue, status: str, older_than: float, batch: int) -> int:

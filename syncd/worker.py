@@ -36,7 +36,7 @@ from syncd.loops.poller import Poller
 from syncd.loops.pruner import Pruner
 from syncd.outcomes import Recorder, job_fields
 from syncd.queues import QUEUES, Queue, Store
-from syncd.retry import describe
+from syncd.retry import PermanentError, describe
 from syncd.slots import QueueState
 
 
@@ -334,10 +334,14 @@ class Worker:
         state.running[job.id] = task
         # In case the task is cancelled before its first step (the finally below
         # then never runs).
-        task.add_done_callback(lambda _: self._ended(state, job))
+        task.add_done_callback(lambda done: self._ended(state, job, done))
 
-    def _ended(self, state: QueueState, job: Job) -> None:
-        if state.running.pop(job.id, None) is not None:
+    def _ended(self, state: QueueState, job: Job, task: asyncio.Task[None]) -> None:
+        # Only if the slot is still this task's: a job rescued from us while
+        # cut off can be claimed by us again while its fenced attempt still
+        # runs, and that one ending must not untrack the newer attempt.
+        if state.running.get(job.id) is task:
+            del state.running[job.id]
             self._dispatch()
             self._wake.set()
 
@@ -350,7 +354,9 @@ class Worker:
             # Free the slot in the job's own last step rather than in a done
             # callback one loop turn later, so that a claim issued right after
             # counts it.
-            self._ended(state, job)
+            task = asyncio.current_task()
+            assert task is not None
+            self._ended(state, job, task)
 
     async def _attempt(self, job: Job) -> None:
         """One attempt: the handler under the queue's timeout, then its outcome."""
@@ -361,6 +367,10 @@ class Worker:
         timeout = self.settings.queue(job.queue).timeout
         deadline = asyncio.timeout(timeout)
         try:
+            if not isinstance(job.payload, dict):
+                raise PermanentError(
+                    "malformed payload: expected a JSON object, got " + _json_type(job.payload)
+                )
             handler = self.registry.find(job)
             async with deadline:
                 assert self._pool is not None
@@ -430,3 +440,8 @@ class Worker:
             else:
                 self._notifier.status("waiting for database")
             await asyncio.sleep(interval)
+
+
+def _json_type(value: object) -> str:
+    names = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -43,10 +43,20 @@ class Heartbeat:
 
     async def beat(self) -> None:
         args = (queries.load("heartbeat"), self._worker_id, socket.gethostname(), os.getpid())
-        if self._listener.connection.connected:
-            await self._listener.connection.execute(*args, timeout=self._every)
-        else:
-            await self._pool.execute(*args, timeout=self._every)
+        connection = self._listener.connection
+        if connection.connected:
+            try:
+                # A beat is a one-row UPDATE: half the beat interval is ages for it.
+                await connection.execute(*args, timeout=self._every / 2)
+                return
+            except CONNECTION_ERRORS as exc:
+                # A listener that cannot take a beat in that long is not healthy
+                # (half-open, most likely): drop it, the listener reconnects, and
+                # this beat goes through the pool at once, before a rescuer
+                # mistakes our silence for death.
+                self._log.warning("heartbeat.failed", error=describe(exc), via="listener")
+                connection.drop()
+        await self._pool.execute(*args, timeout=self._every)
 
     async def run(self) -> None:
         while True:

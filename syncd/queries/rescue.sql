@@ -1,7 +1,9 @@
 -- Take back the jobs of workers that stopped heartbeating more than $1 seconds ago
 -- (kill -9, power loss, a frozen process). The attempt stays counted: a job that
 -- keeps killing its worker must still run out of attempts. Due at once, since the
--- job itself did not fail.
+-- job itself did not fail. The rescuing worker ($2) spares its own jobs: it is
+-- alive, it knows they are running, and a late heartbeat (a frozen listener, a
+-- database away for a while) is not death.
 UPDATE {table} q
    SET status = CASE WHEN q.attempts >= q.max_attempts THEN 'failed' ELSE 'pending' END,
        completed_at = CASE WHEN q.attempts >= q.max_attempts THEN now() END,
@@ -10,6 +12,7 @@ UPDATE {table} q
                               coalesce(q.worker_id::text, 'unknown'), q.attempts, $1),
        worker_id = NULL
  WHERE q.status = 'processing'
+   AND q.worker_id IS DISTINCT FROM $2
    AND NOT EXISTS (
            SELECT 1 FROM syncd_workers w
             WHERE w.id = q.worker_id
