@@ -1,0 +1,201 @@
+"""Daemons that die, freeze or are told to stop, with real work in their hands (SPEC §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.faults.support import (
+    Fleet,
+    Monday,
+    assert_monday_matches_the_rows,
+    drained,
+    event,
+    ready,
+    until,
+    value,
+    when,
+)
+from tests.monday_support import CONTACTS_BOARD
+from tests.support import add_contact, add_document, enqueue, wait_for
+
+pytestmark = pytest.mark.faults
+
+RESCUE_AFTER = 3.0  # tests.processes.Daemon's setting
+
+
+async def test_kill_9_with_ten_jobs_in_flight_is_rescued_in_bound_without_duplicates(
+    fleet: Fleet, syncd_url: str, conn: asyncpg.Connection, monday: Monday
+) -> None:
+    victim = fleet.start(syncd_url)
+    await ready(victim)
+    contacts = [await add_contact(conn, email=f"c{i}@example.com") for i in range(10)]
+    # The victim's first create reaches monday and waits there; the other nine wait
+    # for the board inside the victim. All ten are claimed, none is done.
+    ghost = monday.hold("create_item")
+    jobs = {str(await enqueue(conn, entity_id=c)) for c in contacts}
+    await wait_for(
+        lambda: value(conn, "SELECT count(*) = 10 FROM sync_queue WHERE status = 'processing'")
+    )
+    await until(lambda: ghost.held)
+    survivor = fleet.start(syncd_url)
+    await ready(survivor)
+
+    victim.proc.kill()
+    killed_at = time.time()
+    assert victim.stop() == -9
+    await event(survivor, "job.rescued", count=10, timeout=60)
+    await drained(conn)
+    # The dead worker's create, received by monday before it died, is carried out
+    # last: its Idempotency-Key is the survivor's, so monday replays the answer.
+    monday.release(ghost)
+    await until(lambda: all(r.status for r in monday.call(monday.fake.calls, "create_item")))
+    assert survivor.stop() == 0
+
+    rescued = survivor.named("job.rescued")
+    assert {e["job_id"] for e in rescued} == jobs
+    last_beat = await value(
+        conn,
+        "SELECT extract(epoch FROM heartbeat_at)::float8 FROM syncd_workers WHERE id = $1",
+        uuid.UUID(victim.named("daemon.started")[0]["worker_id"]),
+    )
+    # Not before the victim's heartbeat was rescue_after old, and within rescue_after
+    # of its death, with a margin for a loaded machine.
+    assert min(when(e) for e in rescued) - last_beat >= RESCUE_AFTER
+    assert max(when(e) for e in rescued) - killed_at <= RESCUE_AFTER + 5
+    rows = await conn.fetch("SELECT id, status, attempts, error_message FROM sync_queue")
+    assert {(r["status"], r["attempts"], r["error_message"]) for r in rows} == {
+        ("completed", 2, None)
+    }
+    completed = survivor.job_ids("job.completed")
+    assert sorted(completed) == sorted(jobs) and not victim.named("job.completed")
+    await assert_monday_matches_the_rows(conn, monday)
+    assert monday.requests("create_item") == 11  # the survivor's ten, and the ghost
+    remembered = await conn.fetch("SELECT entity_id, item_id FROM monday_items")
+    assert {(r["entity_id"], r["item_id"]) for r in remembered} == {
+        (uuid.UUID(i.values["text_syncd_id"]), i.id) for i in monday.items(CONTACTS_BOARD)
+    }
+
+
+async def test_a_frozen_daemon_is_rescued_and_its_late_writes_are_fenced(
+    fleet: Fleet, syncd_url: str, conn: asyncpg.Connection, monday: Monday
+) -> None:
+    frozen = fleet.start(syncd_url)
+    await ready(frozen)
+    contact = await add_contact(conn)
+    ghost = monday.hold("create_item")
+    jobs = {
+        "completes late": await enqueue(conn, "probe", payload={"sleep": 5}),
+        "fails late": await enqueue(conn, "probe", payload={"sleep": 5, "fail": "retry"}),
+        "pushes late": await enqueue(conn, entity_id=contact),
+    }
+    await wait_for(lambda: value(conn, "SELECT count(*) = 2 FROM probe_runs"))
+    await until(lambda: ghost.held)
+    frozen.signal(signal.SIGSTOP)
+    try:
+        # The application fixed the failing job meanwhile: its next attempt succeeds.
+        await conn.execute("UPDATE sync_queue SET payload = '{}'")
+        other = fleet.start(syncd_url)
+        await event(other, "job.rescued", count=3, timeout=60)
+        await drained(conn)
+    finally:
+        frozen.signal(signal.SIGCONT)
+    monday.release(ghost)  # the frozen push's create now gets its (replayed) answer
+    await event(frozen, "job.fenced", count=3)
+    assert frozen.stop() == 0 and other.stop() == 0
+
+    ids = {str(j) for j in jobs.values()}
+    assert set(frozen.job_ids("job.fenced")) == ids
+    assert set(other.job_ids("job.completed")) == ids
+    assert not frozen.named("job.completed") and not frozen.named("job.retry_scheduled")
+    rows = await conn.fetch("SELECT status, attempts, error_message, worker_id FROM sync_queue")
+    assert [tuple(r) for r in rows] == [("completed", 2, None, None)] * 3
+    await assert_monday_matches_the_rows(conn, monday)
+    [item] = monday.items(CONTACTS_BOARD)
+    assert await value(conn, "SELECT item_id FROM monday_items") == item.id
+    runs = await conn.fetch("SELECT pid, finished_at IS NOT NULL AS finished FROM probe_runs")
+    assert sorted((r["pid"] == other.proc.pid, r["finished"]) for r in runs) == [
+        (False, False),  # the frozen "fails late" attempt
+        (False, True),  # the frozen "completes late" attempt, finished after all
+        (True, True),
+        (True, True),
+    ]
+
+
+async def test_sigterm_under_load_exits_in_the_grace_and_gives_attempts_back(
+    fleet: Fleet, syncd_url: str, conn: asyncpg.Connection, monday: Monday, storage: Path
+) -> None:
+    grace = 2.0
+    daemon = fleet.start(
+        syncd_url,
+        SYNCD_DAEMON__SHUTDOWN_GRACE=str(grace),
+        SYNCD_DAEMON__CONCURRENCY="40",
+        SYNCD_QUEUES__SYNC__CONCURRENCY="36",
+    )
+    await ready(daemon)
+    contacts = [await add_contact(conn, email=f"c{i}@example.com") for i in range(10)]
+    ghost = monday.hold("create_item")  # one push waits at monday, nine for the board
+    for contact in contacts:
+        await enqueue(conn, entity_id=contact)
+    # Quick jobs, slow ones, and slow ones on their second attempt.
+    second = {"sleep": 60, "second": True}
+    await conn.executemany(
+        "INSERT INTO sync_queue (entity_type, entity_id, payload, attempts) "
+        "VALUES ('probe', gen_random_uuid(), $1, $2)",
+        [({"sleep": 0.01}, 0)] * 300 + [({"sleep": 60}, 0)] * 10 + [(second, 1)] * 5,
+    )
+    for i in range(20):
+        (storage / f"note{i}.txt").write_text(f"note number {i}\n")
+        await add_document(conn, f"note{i}.txt")
+    await conn.execute(
+        "INSERT INTO document_processing_queue (document_id, operation) "
+        "SELECT id, 'extract' FROM documents"
+    )
+    slow_running = "SELECT count(*) = 15 FROM probe_runs r JOIN sync_queue q ON q.id = r.job_id "
+    await wait_for(lambda: value(conn, slow_running + "WHERE q.payload->>'sleep' = '60'"))
+    await until(lambda: ghost.held)
+
+    daemon.signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    code = await asyncio.to_thread(daemon.proc.wait, grace + 30)
+    took = time.monotonic() - signalled
+    assert code == 0
+    assert took <= grace + 5  # the grace, and a margin for the release writes on a busy host
+    released = set(daemon.job_ids("job.released"))
+    rows = [
+        *await conn.fetch("SELECT id, status, attempts, started_at, payload FROM sync_queue"),
+        *await conn.fetch(
+            "SELECT id, status, attempts, started_at, NULL AS payload "
+            "FROM document_processing_queue"
+        ),
+    ]
+    assert {r["status"] for r in rows} <= {"completed", "pending"}  # none left processing
+    # Released: every job that had started and not finished, its attempt given back.
+    started_not_done = {str(r["id"]) for r in rows if r["status"] == "pending" and r["started_at"]}
+    assert started_not_done == released
+    unfinished = await conn.fetch("SELECT job_id FROM probe_runs WHERE finished_at IS NULL")
+    assert {str(r["job_id"]) for r in unfinished} <= released
+    for row in rows:
+        if row["status"] == "pending":
+            assert row["attempts"] == (1 if (row["payload"] or {}).get("second") else 0)
+    slow = {str(r["id"]) for r in rows if (r["payload"] or {}).get("sleep") == 60}
+    assert len(slow) == 15 and slow <= released
+
+    # The ghost create lands after all; the released pushes run again as attempt 1
+    # under the same Idempotency-Key, and monday replays instead of duplicating.
+    monday.release(ghost)
+    await until(lambda: all(r.status for r in monday.call(monday.fake.calls, "create_item")))
+    await conn.execute("UPDATE sync_queue SET payload = '{}' WHERE payload->>'sleep' = '60'")
+    again = fleet.start(syncd_url)
+    await drained(conn)
+    assert again.stop() == 0
+    assert await value(conn, "SELECT count(*) FROM sync_queue WHERE status <> 'completed'") == 0
+    pushes = await conn.fetch("SELECT attempts FROM sync_queue WHERE entity_type = 'contact'")
+    assert [r["attempts"] for r in pushes] == [1] * 10
+    await assert_monday_matches_the_rows(conn, monday)
