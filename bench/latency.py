@@ -13,28 +13,32 @@ import asyncio
 import json
 import os
 import tempfile
-import time
 import uuid
 
 import asyncpg
-from common import database, percentile, start_daemon, wait_ready  # type: ignore[import-not-found]
+from common import (  # type: ignore[import-not-found]
+    Sent,
+    database,
+    enqueue_spaced,
+    pickup_latency,
+    read_times,
+    start_daemon,
+    stop,
+    wait_ready,
+)
+
+INSERT = "INSERT INTO sync_queue (id, entity_type, entity_id) VALUES ($1, 'bench', $2)"
 
 
-async def insert_spaced(url: str, count: int, gap: float) -> dict[uuid.UUID, tuple[float, float]]:
+async def insert_spaced(url: str, count: int, gap: float) -> Sent:
     conn = await asyncpg.connect(url)
-    sent: dict[uuid.UUID, tuple[float, float]] = {}
     try:
         await asyncio.sleep(1.0)  # let the daemon settle into idle
-        for _ in range(count):
-            job_id = uuid.uuid4()
-            t_call = time.time()
-            await conn.execute(
-                "INSERT INTO sync_queue (id, entity_type, entity_id) VALUES ($1, 'bench', $2)",
-                job_id,
-                uuid.uuid4(),
-            )
-            sent[job_id] = (t_call, time.time())
-            await asyncio.sleep(gap)
+
+        async def insert(key: str) -> None:
+            await conn.execute(INSERT, uuid.UUID(key), uuid.uuid4())
+
+        sent: Sent = await enqueue_spaced(insert, [str(uuid.uuid4()) for _ in range(count)], gap)
         await asyncio.sleep(1.0)
     finally:
         await conn.close()
@@ -54,26 +58,8 @@ def main() -> None:
             wait_ready(url)
             sent = asyncio.run(insert_spaced(url, args.count, args.gap_ms / 1000))
         finally:
-            daemon.terminate()
-            daemon.wait(30)
-        started = {}
-        with open(times) as f:
-            for line in f:
-                job, t = line.split()
-                started[uuid.UUID(job)] = float(t)
-    from_call = [(started[j] - c) * 1000 for j, (c, _) in sent.items() if j in started]
-    from_commit = [(started[j] - d) * 1000 for j, (_, d) in sent.items() if j in started]
-    result = {
-        "jobs": len(sent),
-        "picked_up": len(from_call),
-        "p50_ms": round(percentile(from_call, 50), 2),
-        "p95_ms": round(percentile(from_call, 95), 2),
-        "p99_ms": round(percentile(from_call, 99), 2),
-        "commit_p50_ms": round(percentile(from_commit, 50), 2),
-        "commit_p95_ms": round(percentile(from_commit, 95), 2),
-        "commit_p99_ms": round(percentile(from_commit, 99), 2),
-    }
-    print(json.dumps(result))
+            stop(daemon)
+    print(json.dumps(pickup_latency(sent, read_times(times))))
 
 
 if __name__ == "__main__":

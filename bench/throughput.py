@@ -13,20 +13,7 @@ import json
 import time
 
 import asyncpg
-from common import database, start_daemon  # type: ignore[import-not-found]
-
-
-async def enqueue(url: str, jobs: int) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(
-            "INSERT INTO sync_queue (entity_type, entity_id) "
-            "SELECT 'bench', gen_random_uuid() FROM generate_series(1, $1)",
-            jobs,
-        )
-        await conn.execute("VACUUM ANALYZE sync_queue")
-    finally:
-        await conn.close()
+from common import database, enqueue_sync, start_daemon  # type: ignore[import-not-found]
 
 
 async def wait_drained(url: str, jobs: int) -> float:
@@ -57,7 +44,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     args = parser.parse_args()
     with database(args.database_url, "syncd_bench_throughput") as url:
-        asyncio.run(enqueue(url, args.jobs))
+        asyncio.run(enqueue_sync(url, args.jobs))
         daemon = start_daemon(
             url,
             SYNCD_DAEMON__CONCURRENCY=str(args.concurrency),
