@@ -7,7 +7,8 @@ pace. So a queue whose jobs are quick claims a few jobs *ahead*: claimed, theirs
 run, waiting here for the next free slot. How many is measured, not configured:
 about as many jobs as the running ones finish while one claim is in flight. Slow
 jobs (a monday push, a PDF) get none, and a job never waits here longer than
-about one claim.
+about one claim. At most `daemon.claim_batch` jobs are held ahead: for no-op-fast
+jobs that is what lets one claim feed the slots for a while (bench/compare.py).
 
 The concurrency limit counts running handlers only; a job claimed ahead has its
 attempt counted and its row `processing` (so a crash hands it to the rescuer like
@@ -46,6 +47,7 @@ class QueueState:
     # Set by every such event; a claim that comes back short clears `wanted` only
     # if none arrived while it was in flight (that job may be past its snapshot).
     fresh: bool = True
+    most_ahead: int = 0  # daemon.claim_batch: never more than one claim's worth
     claim_s: float | None = None  # how long a claim takes
     job_s: float | None = None  # how long a job takes
 
@@ -58,7 +60,7 @@ class QueueState:
         if self.claim_s is None or self.job_s is None:
             return 0
         finishing = self.limit * self.claim_s / max(self.job_s, 1e-6)
-        return min(self.limit, math.floor(finishing))
+        return min(self.most_ahead, math.floor(finishing))
 
     def room(self) -> int:
         """How many more jobs this queue may claim now."""

@@ -57,7 +57,12 @@ class Worker:
         self.id = uuid.uuid4()
         self.log = logs.get(worker_id=str(self.id))
         self.queues = {
-            name: QueueState(q, settings.queue(name).concurrency, settings.queue(name).enabled)
+            name: QueueState(
+                q,
+                settings.queue(name).concurrency,
+                settings.queue(name).enabled,
+                most_ahead=settings.daemon.claim_batch,
+            )
             for name, q in QUEUES.items()
         }
         self._wake = asyncio.Event()

@@ -15,10 +15,10 @@ from tests.support import enqueue, registry_with, running_worker, wait_for
 
 
 def test_how_far_ahead_follows_the_ratio_of_claim_to_job_time() -> None:
-    state = QueueState(SYNC_QUEUE, limit=10, enabled=True)
+    state = QueueState(SYNC_QUEUE, limit=10, enabled=True, most_ahead=100)
     assert state.ahead() == 0  # nothing measured yet: no guessing
-    state.claim_s, state.job_s = 0.002, 0.0001  # no-op jobs: as many again as the limit
-    assert state.ahead() == 10
+    state.claim_s, state.job_s = 0.002, 0.0001  # no-op jobs: 200 would finish, 100 at most
+    assert state.ahead() == 100
     state.job_s = 0.004  # 10 slots free 5 jobs during one claim
     assert state.ahead() == 5
     state.job_s = 0.2  # a monday push: nothing claimed ahead
@@ -79,7 +79,7 @@ async def test_shutdown_gives_back_jobs_claimed_ahead_with_their_attempt(
     )
     worker = Worker(settings, registry_with(sync={"contact": blocked}))
     # As if quick jobs had been measured: claim as many again as the limit.
-    worker.queues["sync"].claim_s, worker.queues["sync"].job_s = 0.002, 0.0001
+    worker.queues["sync"].claim_s, worker.queues["sync"].job_s = 0.002, 0.002
     ids = [await enqueue(conn) for _ in range(6)]
     task = asyncio.create_task(worker.run())
     await wait_for(

@@ -12,7 +12,8 @@ candidates AS (
        AND NOT EXISTS (
                SELECT 1 FROM document_processing_queue running
                 WHERE running.status = 'processing'
-                  AND running.document_id = q.document_id)
+                  AND running.document_id = q.document_id
+                OFFSET 0)
      ORDER BY q.priority DESC, q.created_at, q.id
      LIMIT $2
        FOR UPDATE SKIP LOCKED
