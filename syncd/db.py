@@ -62,7 +62,12 @@ async def clean_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connecti
     """A pooled connection for statements that leave no session state behind."""
     async with pool.acquire() as conn:
         yield conn
-        _clean.add(conn.get_server_pid())
+        pid = conn.get_server_pid()
+        _clean.add(pid)
+    # Consumed by the reset on release, unless the pool closed the connection
+    # instead (max_queries, expiry): then a later session with the same pid must
+    # not inherit the mark.
+    _clean.discard(pid)
 
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:

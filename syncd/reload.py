@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from syncd import config, logs
+from syncd import logs
 from syncd.config import ConfigError, Settings
 
 RELOADABLE = {"log.level", "daemon.concurrency"} | {
@@ -36,15 +36,10 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:
-    before, after = _flatten(config.redacted(old)), _flatten(config.redacted(new))
-    # Secrets are redacted in both: compare them as they are.
-    secret = {
-        "database.url": (old.database.url, new.database.url),
-        "database.listen_url": (old.database.listen_url, new.database.listen_url),
-    }
-    keys = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
-    keys |= {k for k, (a, b) in secret.items() if a != b}
-    return sorted(keys)
+    # Plain dumps keep secrets as SecretStr, which compare by value: a changed
+    # token or URL shows up here without ever being written out.
+    before, after = _flatten(old.model_dump()), _flatten(new.model_dump())
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
 
 def reload(

@@ -203,7 +203,8 @@ class Worker:
         if self._recorder is not None:
             for state in self.queues.values():
                 # Claimed ahead and never started: back at once, attempt and all.
-                waiting, state.ready = list(state.ready), type(state.ready)()
+                waiting = list(state.ready)
+                state.ready.clear()
                 if waiting:
                     with contextlib.suppress(*db.CONNECTION_ERRORS):
                         await self._recorder.released(state.queue, waiting)

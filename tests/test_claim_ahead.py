@@ -78,8 +78,10 @@ async def test_shutdown_gives_back_jobs_claimed_ahead_with_their_attempt(
         queues={"sync": {"concurrency": 2}},
     )
     worker = Worker(settings, registry_with(sync={"contact": blocked}))
-    # As if quick jobs had been measured: claim as many again as the limit.
-    worker.queues["sync"].claim_s, worker.queues["sync"].job_s = 0.002, 0.002
+    # As if very quick jobs had been measured, with a cap of as many again as the
+    # limit: the cap, not the ratio (which the real claims keep re-measuring), sets 2.
+    sync = worker.queues["sync"]
+    sync.claim_s, sync.job_s, sync.most_ahead = 0.002, 0.0001, 2
     ids = [await enqueue(conn) for _ in range(6)]
     task = asyncio.create_task(worker.run())
     await wait_for(
