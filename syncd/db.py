@@ -71,11 +71,15 @@ async def clean_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connecti
 
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:
+    async def init(conn: asyncpg.Connection) -> None:
+        set_keepalive(conn, settings)
+        await init_connection(conn)
+
     pool: asyncpg.Pool = await asyncpg.create_pool(
         settings.database_url(),
         min_size=1,
         max_size=settings.database.pool_size,
-        init=init_connection,
+        init=init,
         reset=_reset,
         timeout=settings.database.connect_timeout,
         statement_cache_size=settings.database.statement_cache_size,
@@ -94,17 +98,22 @@ async def connect(
         statement_cache_size=settings.database.statement_cache_size,
         server_settings=_server_settings(settings, name),
     )
+    set_keepalive(conn, settings)
     await init_connection(conn)
     return conn
 
 
 def set_keepalive(conn: asyncpg.Connection, settings: Settings) -> None:
-    """Turn on TCP keepalives for our side of `conn`.
+    """Turn on TCP keepalives for our side of `conn`, and bound unacknowledged writes.
 
-    A listener connection only ever receives; if the network silently drops it
-    (half-open TCP), nothing fails until the kernel's keepalive probes go
-    unanswered. The defaults (2 hours) would leave the daemon deaf and unaware, so
-    probe after a few seconds of silence, and bound unacknowledged writes too.
+    If the network silently drops packets (a pulled cable, a dropping firewall),
+    nothing fails until the kernel gives up: for the listener, which only ever
+    receives, that is when keepalive probes go unanswered (after 2 hours by
+    default); for a statement in flight, after some 15 minutes of retransmission.
+    Meanwhile the daemon is deaf, or a claim, an outcome write or a heartbeat hangs
+    and holds its slot. So probe after a few seconds of silence and give up on
+    unacknowledged data as soon: a long-running query is not affected, as the
+    server's kernel answers the probes while it runs.
     """
     transport = getattr(conn, "_transport", None)
     sock = transport.get_extra_info("socket") if transport is not None else None
@@ -135,7 +144,7 @@ class ListenerConnection:
         self,
         settings: Settings,
         on_notify: Callable[[str], None],
-        on_lost: Callable[[], None],
+        on_lost: Callable[[str], None],
         listen: bool,
     ) -> None:
         self._settings = settings
@@ -152,7 +161,6 @@ class ListenerConnection:
     async def connect(self) -> None:
         # Its own application_name, so operators (and tests) can tell it apart.
         conn = await connect(self._settings, self._settings.listen_url(), "syncd-listener")
-        set_keepalive(conn, self._settings)
         conn.add_termination_listener(self._terminated)
         if self._listen:
             for queue, channel in CHANNELS.items():
@@ -168,14 +176,16 @@ class ListenerConnection:
     def _terminated(self, conn: asyncpg.Connection) -> None:
         if conn is self._conn:
             self._conn = None
-            self._on_lost()
+            # The kernel's keepalives or TCP_USER_TIMEOUT gave up, the server
+            # closed the session, or the network reset it.
+            self._on_lost("the connection closed")
 
-    def drop(self) -> None:
+    def drop(self, why: str) -> None:
         """Abandon a connection found to be broken (a query timed out on it)."""
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.terminate()
-            self._on_lost()
+            self._on_lost(why)
 
     async def fetchrow(self, query: str, *args: Any, timeout: float) -> asyncpg.Record | None:
         # The timeout covers the wait for the lock too: behind a query stuck on a

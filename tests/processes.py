@@ -11,6 +11,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ def plugin_path() -> str:
 class Daemon:
     """One `syncd run` process; its JSON log lines are collected as they come."""
 
-    def __init__(self, database_url: str, *args: str, **env: str) -> None:
+    def __init__(self, database_url: str, *args: str, wrap: Sequence[str] = (), **env: str) -> None:
+        """`syncd [args] run`; `wrap` is a command prefix (`ip netns exec NAME`, say)."""
         environ = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([plugin_path(), str(REPO)]),
@@ -43,7 +45,7 @@ class Daemon:
         }
         environ.pop("SYNCD_CONFIG", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "syncd", *args, "run"],
+            [*wrap, sys.executable, "-m", "syncd", *args, "run"],
             env=environ,
             cwd=tempfile.gettempdir(),
             stdout=subprocess.PIPE,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 
 import asyncpg
+import pytest
 
+from syncd import db
 from syncd.config import Settings
 from tests.support import (
     Recorded,
@@ -81,3 +84,43 @@ async def test_every_connection_killed_mid_flow_loses_nothing(
         await wait_for(all_done, timeout=60)
     rows = await conn.fetch("SELECT id, attempts FROM sync_queue")
     assert {r["id"] for r in rows} == set(ids)
+
+
+def _tcp_options(conn: asyncpg.Connection) -> dict[str, int]:
+    sock = conn._transport.get_extra_info("socket")  # type: ignore[attr-defined]
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        pytest.skip("the test server is reached over a Unix socket, which cannot go silent")
+    return {
+        "keepalive": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+        "idle": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+        "interval": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+        "count": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+        "user_timeout_ms": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+    }
+
+
+async def test_every_connection_gives_up_on_a_silent_network_in_seconds(
+    settings: Settings,
+) -> None:
+    """Pooled connections too, not only the listener: a claim or an outcome write in
+    flight when the network goes silent fails in seconds rather than some 15 minutes
+    (tests/faults/test_network_partition.py drops the packets for real)."""
+    settings = settings.model_copy(
+        update={
+            "daemon": settings.daemon.model_copy(
+                update={"keepalive_idle": 3.0, "keepalive_interval": 2.0, "keepalive_count": 4}
+            )
+        }
+    )
+    expected = {"keepalive": 1, "idle": 3, "interval": 2, "count": 4, "user_timeout_ms": 11_000}
+    pool = await db.create_pool(settings)
+    try:
+        async with pool.acquire() as pooled:
+            assert _tcp_options(pooled._con) == expected  # type: ignore[attr-defined]
+    finally:
+        await pool.close()
+    single = await db.connect(settings)
+    try:
+        assert _tcp_options(single) == expected
+    finally:
+        await single.close()

@@ -55,8 +55,16 @@ class Heartbeat:
                 # this beat goes through the pool at once, before a rescuer
                 # mistakes our silence for death.
                 self._log.warning("heartbeat.failed", error=describe(exc), via="listener")
-                connection.drop()
-        await self._pool.execute(*args, timeout=self._every)
+                connection.drop(f"a heartbeat on it failed: {describe(exc)}")
+        async with self._pool.acquire(timeout=self._every) as conn:
+            try:
+                await conn.execute(*args, timeout=self._every)
+            except TimeoutError:
+                # asyncpg would hand the connection back only once the server
+                # confirmed the cancel, which a dead link never does: the next
+                # beat would wait for that. Give the connection up instead.
+                conn.terminate()
+                raise
 
     async def run(self) -> None:
         while True:

@@ -27,8 +27,9 @@ class Listener:
         self._settings = settings
         self._on_connected = on_connected
         self._lost = asyncio.Event()
+        self._why = ""
         self.connection = ListenerConnection(
-            settings, on_notify, self._lost.set, listen=settings.database.listen
+            settings, on_notify, self._lose, listen=settings.database.listen
         )
         self.ready = asyncio.Event()
         self._log = logs.get()
@@ -40,12 +41,17 @@ class Listener:
         self._log.info("listener.connected", listen=self._settings.database.listen)
         self.ready.set()
 
+    def _lose(self, why: str) -> None:
+        if not self._lost.is_set():
+            self._why = why
+            self._lost.set()
+
     async def run(self) -> None:
         delay = 0.1
         while True:
             await self._lost.wait()
             self.ready.clear()
-            self._log.warning("listener.lost")
+            self._log.warning("listener.lost", reason=self._why)
             while True:
                 await asyncio.sleep(delay)
                 self._lost.clear()

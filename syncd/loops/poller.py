@@ -111,12 +111,12 @@ class Poller:
             return await self._pool.fetchrow(sql)
         try:
             return await connection.fetchrow(sql, timeout=self._settings.database.connect_timeout)
-        except CONNECTION_ERRORS:
+        except CONNECTION_ERRORS as exc:
             # An answer this late (or none) means a dead link: drop it and let the
             # listener reconnect rather than wait for TCP to give up. After a timed
             # out query asyncpg waits for the server to confirm the cancel, which a
             # frozen link never does, so the connection would stay stuck otherwise.
-            connection.drop()
+            connection.drop(f"a poll on it failed: {describe(exc)}")
             raise
 
     async def _rescue(self) -> None:

@@ -1,6 +1,6 @@
 """A TCP proxy between syncd and PostgreSQL that breaks the network on demand.
 
-    proxy = Proxy("127.0.0.1", 5432)        # listens on 127.0.0.1:proxy.port
+    proxy = Proxy("127.0.0.1", 5432)        # listens on 127.0.0.1:proxy.port (or `listen`)
     proxy.freeze(client_port)               # one connection stops forwarding, stays open
     proxy.cut(refuse=True)                  # every connection reset, new ones refused
     proxy.cut(refuse=False)                 # ... or accepted and reset at once
@@ -35,8 +35,9 @@ class Link:
 
 
 class Proxy:
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, listen: str = "127.0.0.1") -> None:
         self.target = (host, port)
+        self.host = listen
         self.port = 0
         self.links: list[Link] = []
         self._dropping = False
@@ -48,7 +49,8 @@ class Proxy:
         """`url` with its host and port replaced by the proxy's."""
         parts = urlsplit(url)
         user = parts.netloc.rpartition("@")[0]
-        netloc = f"{user}@127.0.0.1:{self.port}" if user else f"127.0.0.1:{self.port}"
+        address = f"{self.host}:{self.port}"
+        netloc = f"{user}@{address}" if user else address
         return urlunsplit(parts._replace(netloc=netloc))
 
     # -- faults ----------------------------------------------------------------
@@ -79,7 +81,7 @@ class Proxy:
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(
-            self._accept, "127.0.0.1", self.port, reuse_address=True
+            self._accept, self.host, self.port, reuse_address=True
         )
         self.port = self._server.sockets[0].getsockname()[1]
 

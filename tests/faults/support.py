@@ -14,7 +14,7 @@ import secrets
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -95,8 +95,8 @@ class Private:
 class Syncd(Daemon):
     """A `syncd run` process whose stderr is read as it comes, like its stdout."""
 
-    def __init__(self, database_url: str, **env: str) -> None:
-        super().__init__(database_url, **env)
+    def __init__(self, database_url: str, wrap: Sequence[str] = (), **env: str) -> None:
+        super().__init__(database_url, wrap=wrap, **env)
         self.errors: list[str] = []
         self._error_reader = threading.Thread(target=self._read_errors, daemon=True)
         self._error_reader.start()
@@ -129,8 +129,8 @@ class Fleet:
         self.env = env
         self.daemons: list[Syncd] = []
 
-    def start(self, url: str, **env: str) -> Syncd:
-        daemon = Syncd(url, **{**self.env, **env})
+    def start(self, url: str, wrap: Sequence[str] = (), **env: str) -> Syncd:
+        daemon = Syncd(url, wrap, **{**self.env, **env})
         self.daemons.append(daemon)
         return daemon
 
