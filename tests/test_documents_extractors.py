@@ -65,6 +65,7 @@ async def test_a_process_extracts_exactly_what_the_function_does(
     write(tmp_path, "q.pdf", pdf_bytes(["One page of text"]))
     pool = pools(size=2)
     await pool.start()
+    await pool.warmed()
     assert len(pool.pids) == 2
     assert os.getpid() not in pool.pids
 
@@ -76,6 +77,7 @@ async def test_a_refusal_comes_back_with_its_reason(pools: Pools, tmp_path: Path
     write(tmp_path, "blank.txt", b"")
     pool = pools()
     await pool.start()
+    await pool.warmed()
     with pytest.raises(Failed, match=r"^empty file \(0 bytes\)$") as failed:
         await pool.extract(request_for(tmp_path, "blank.txt"))
     assert failed.value.reason == "empty"
@@ -89,6 +91,7 @@ async def test_a_hanging_extractor_is_killed_at_the_timeout_and_the_pool_recover
     write(tmp_path, "fine.txt", b"plain words here")
     pool = pools("hang_on_marker", size=1, timeout=2.0)
     await pool.start()
+    await pool.warmed()
     [stuck] = pool.pids
 
     killed = r"^timed out: .*documents\.timeout \(2 s\); the extractor process \(\d+\) was killed$"
@@ -108,6 +111,7 @@ async def test_a_job_cancelled_mid_file_kills_its_extractor(pools: Pools, tmp_pa
     write(tmp_path, "evil.txt", b"HANG")
     pool = pools("hang_on_marker", size=1)
     await pool.start()
+    await pool.warmed()
     [stuck] = pool.pids
 
     task = asyncio.create_task(pool.extract(request_for(tmp_path, "evil.txt")))
@@ -127,6 +131,7 @@ async def test_an_extractor_that_balloons_hits_its_memory_limit_not_the_host(
     write(tmp_path, "bomb.txt", b"x")
     pool = pools("balloon", memory_limit=256 * 1024 * 1024)
     await pool.start()
+    await pool.warmed()
     [ballooned] = pool.pids
 
     with pytest.raises(Failed, match=r"more memory than the extractor's limit \(256 MiB\)") as e:
@@ -145,6 +150,7 @@ async def test_an_extractor_that_crashes_is_reported_and_replaced(
     write(tmp_path, "crash.txt", b"x")
     pool = pools("crash")
     await pool.start()
+    await pool.warmed()
     [crashed] = pool.pids
 
     with pytest.raises(Died, match=rf"^extractor process {crashed} died \(signal 11\)$"):
@@ -160,6 +166,7 @@ async def test_processes_are_recycled_after_recycle_after_files(
     write(tmp_path, "a.txt", b"a")
     pool = pools(recycle_after=2)
     await pool.start()
+    await pool.warmed()
     [first] = pool.pids
     await pool.extract(request_for(tmp_path, "a.txt"))
     assert pool.pids == [first]
@@ -172,6 +179,7 @@ async def test_processes_are_recycled_after_recycle_after_files(
 async def test_stop_leaves_no_process_behind(pools: Pools, tmp_path: Path) -> None:
     pool = pools("hang_on_marker", size=2)
     await pool.start()
+    await pool.warmed()
     write(tmp_path, "evil.txt", b"HANG")
     busy = asyncio.create_task(pool.extract(request_for(tmp_path, "evil.txt")))
     await asyncio.sleep(0.3)
@@ -195,6 +203,7 @@ async def test_an_extractor_ignores_the_terminal_s_ctrl_c(pools: Pools, tmp_path
 
     pool = pools()
     await pool.start()
+    await pool.warmed()
     [pid] = pool.pids
     os.kill(pid, signal.SIGINT)
     os.kill(pid, signal.SIGTERM)
@@ -206,3 +215,31 @@ async def test_an_extractor_ignores_the_terminal_s_ctrl_c(pools: Pools, tmp_path
 def test_the_settings_need_sane_limits() -> None:
     with pytest.raises(ValueError, match="memory_limit"):
         DocumentSettings(memory_limit=1024)
+
+
+async def test_start_returns_at_once_and_the_first_file_takes_the_process_it_began(
+    pools: Pools, tmp_path: Path
+) -> None:
+    """The daemon's readiness does not wait for the extractors' imports (a second each)."""
+    write(tmp_path, "a.txt", b"first words")
+    pool = pools(size=1)
+    await pool.start()
+    assert pool.pids == []  # nothing is up yet: it all happens in the background
+    assert (await pool.extract(request_for(tmp_path, "a.txt"))).word_count == 2
+    [pid] = pool.pids
+    await pool.warmed()
+    assert pool.pids == [pid]  # the file waited for that process rather than start another
+
+
+async def test_stop_while_the_processes_start_leaves_none_behind(pools: Pools) -> None:
+    pool = pools(size=2)
+    await pool.start()
+    deadline = time.monotonic() + 20
+    while len(pool.pids) < 2:  # spawned, still importing
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    pids = pool.pids
+    await pool.stop()
+    for pid in pids:
+        await wait_gone(pid)
+    assert pool.pids == []

@@ -115,27 +115,47 @@ class ExtractorPool:
             self._slots.put_nowait(None)
         self._processes: set[_Process] = set()
         self._reaping: set[asyncio.Future[int]] = set()
+        self._warming: asyncio.Future[list[None]] | None = None
         self._stopped = False
 
     async def start(self, pool: asyncpg.Pool | None = None) -> None:
-        """Start every process now, so the first documents do not wait for imports."""
+        """Start every process, in the background.
+
+        The first documents then need not wait for a fresh interpreter's imports
+        (about a second each on a small host), and neither does the daemon's
+        readiness: sync jobs run meanwhile, and a document job takes the first
+        process that is up. `warmed()` waits for all of them.
+        """
         self._stopped = False
         slots = [self._slots.get_nowait() for _ in range(self._slots.qsize())]
-        started: list[_Process | BaseException] = []
+        self._warming = asyncio.gather(*(self._warm(slot) for slot in slots))
+
+    async def warmed(self) -> None:
+        """Until every process that `start` began is up (or has failed to start)."""
+        if self._warming is not None:
+            await asyncio.shield(self._warming)
+
+    async def _warm(self, process: _Process | None) -> None:
         try:
-            started = await asyncio.gather(
-                *(self._start_process() for _ in slots), return_exceptions=True
-            )
+            if process is None:
+                process = await self._start_process()
+        except asyncio.CancelledError:
+            process = None
+            raise
+        except Exception as exc:
+            # Not fatal: the slot tries again when a document needs it.
+            self.log.warning("document.extractor_start_failed", error=str(exc))
+            process = None
         finally:
-            for process in started or slots:
-                if isinstance(process, BaseException):
-                    # Not fatal: the slot tries again when a document needs it.
-                    self.log.warning("document.extractor_start_failed", error=str(process))
-                self._slots.put_nowait(process if isinstance(process, _Process) else None)
+            self._slots.put_nowait(process)
 
     async def stop(self) -> None:
         """Close every process's stdin, then kill what has not exited after a grace."""
         self._stopped = True
+        if self._warming is not None:
+            self._warming.cancel()  # a process still starting is killed as it stands
+            await asyncio.gather(self._warming, return_exceptions=True)
+            self._warming = None
         processes = list(self._processes)
         self._processes.clear()
         for process in processes:
