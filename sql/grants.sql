@@ -41,12 +41,13 @@ GRANT UPDATE (website, industry, country) ON organizations TO :"runtime";
 
 -- == app: enqueue ==================================================================
 
+-- INSERT and nothing else. The sync queue's merge trigger runs as the queue's owner
+-- (SECURITY DEFINER, migrations/0007), so a second change for an entity merges into its
+-- pending job without the application being able to read, change or delete any job.
+-- Without SELECT, `INSERT ... RETURNING` is refused; a pending sync job returns no row
+-- from it anyway (the trigger inserts or merges it itself).
 GRANT INSERT ON sync_queue, document_processing_queue TO :"app";
--- The merge trigger runs with the inserting role's privileges: it re-issues a
--- pending job's INSERT as INSERT ... ON CONFLICT DO UPDATE, which reads the conflict
--- columns and the merged ones, and updates the merged ones of the pending job.
-GRANT SELECT (entity_type, entity_id, direction, status, operation, priority, payload),
-      UPDATE (operation, priority, next_retry, payload)
-   ON sync_queue TO :"app";
--- INSERT ... RETURNING id, and finding the pending job a merged INSERT went into.
-GRANT SELECT (id) ON sync_queue, document_processing_queue TO :"app";
+-- Before migration 0007 this file gave the application SELECT and UPDATE on columns of
+-- sync_queue for the merge, and SELECT (id) for RETURNING id: running it again after the
+-- upgrade takes them back (revoking a table privilege revokes it on every column too).
+REVOKE SELECT, UPDATE ON sync_queue, document_processing_queue FROM :"app";

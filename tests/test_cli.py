@@ -135,4 +135,5 @@ def test_migrate_list_and_twice(empty_database: str) -> None:
     assert syncd(empty_database, "migrate").stdout.strip() == "already up to date"
     listing = syncd(empty_database, "migrate", "--list").stdout
     assert "[x] 0001.host-tables" in listing
-    assert "rolled back 0006.workers" in syncd(empty_database, "migrate", "--rollback").stdout
+    rolled = syncd(empty_database, "migrate", "--rollback").stdout
+    assert "rolled back 0007.merge-as-owner" in rolled

@@ -2,8 +2,10 @@
 
 With nothing but the GRANTs in sql/grants.sql, the runtime role runs the daemon (both
 handlers, retries, snoozes, rescue, retention, heartbeats) and the operator commands,
-and the application's role enqueues, merges included. Neither can change the schema
-or read what it was not given. An owner role that is no superuser migrates and grants.
+and the application's role enqueues, merges included, with INSERT alone: the merge
+trigger runs as the queue's owner (migrations/0007), with its search_path pinned to the
+queue's schema. Neither role can change the schema or read what it was not given. An
+owner role that is no superuser migrates and grants.
 
 Roles belong to the whole cluster, so every test makes its own, with unique names,
 and drops them at the end.
@@ -11,6 +13,7 @@ and drops them at the end.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -25,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from syncd import handlers, jobs, migrate, status
+from syncd import db, handlers, jobs, migrate, status
 from syncd.fake_monday import FakeMonday
 from tests.conftest import connected, make_settings
 from tests.documents_support import write
@@ -145,6 +148,24 @@ def too_many(retry: int) -> dict[str, Any]:
     }
 
 
+async def enqueued_by_app(
+    app: asyncpg.Connection, conn: asyncpg.Connection, table: str, **columns: Any
+) -> uuid.UUID:
+    """The application's plain INSERT, as its own role; returns the job, found as the owner.
+
+    The application may not read the queues, not even `RETURNING id`.
+    """
+    names = ", ".join(columns)
+    params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    await app.execute(f"INSERT INTO {table} ({names}) VALUES ({params})", *columns.values())
+    match = " AND ".join(f"{name} = ${i}" for i, name in enumerate(columns, 1))
+    job_id: uuid.UUID = await conn.fetchval(
+        f"SELECT id FROM {table} WHERE {match} ORDER BY created_at DESC LIMIT 1",
+        *columns.values(),
+    )
+    return job_id
+
+
 async def finished_long_ago(conn: asyncpg.Connection, table: str, **columns: Any) -> uuid.UUID:
     values = {"status": "completed", **columns}
     names = ", ".join(values)
@@ -224,10 +245,14 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
             )
 
             # The application enqueues, with its own role; the daemon works it off.
-            extract = await jobs.enqueue_document(app, report, "extract")
+            extract = await enqueued_by_app(
+                app, conn, DOCUMENTS, document_id=report, operation="extract"
+            )
             await wait_status(conn, extract, "completed", table=DOCUMENTS)
 
-            retried = await jobs.enqueue_document(app, late, "extract")
+            retried = await enqueued_by_app(
+                app, conn, DOCUMENTS, document_id=late, operation="extract"
+            )
             await wait_for(
                 lambda: conn.fetchval(
                     "SELECT status = 'pending' AND attempts = 1 FROM document_processing_queue "
@@ -238,7 +263,9 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
             write(storage, "late.md", b"# Late\n\nLanded after the first attempt.\n")
             await wait_status(conn, retried, "completed", table=DOCUMENTS)
 
-            pushed, _ = await jobs.enqueue_sync(app, "contact", contact)
+            pushed = await enqueued_by_app(
+                app, conn, "sync_queue", entity_type="contact", entity_id=contact
+            )
             await wait_status(conn, pushed, "completed")
             [item] = fake.boards.on_board(CONTACTS_BOARD)
             fake.boards.change_values(
@@ -251,14 +278,25 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
                     }
                 ),
             )
-            pulled, _ = await jobs.enqueue_sync(app, "contact", contact, direction="to_npd")
+            pulled = await enqueued_by_app(
+                app,
+                conn,
+                "sync_queue",
+                entity_type="contact",
+                entity_id=contact,
+                direction="to_npd",
+            )
             await wait_status(conn, pulled, "completed")
 
             fake.faults.fail(429, body=too_many(retry=1))
-            snoozed, _ = await jobs.enqueue_sync(app, "organization", organization)
+            snoozed = await enqueued_by_app(
+                app, conn, "sync_queue", entity_type="organization", entity_id=organization
+            )
             await wait_status(conn, snoozed, "completed")
 
-            missing, _ = await jobs.enqueue_sync(app, "contact", uuid.uuid4())
+            missing = await enqueued_by_app(
+                app, conn, "sync_queue", entity_type="contact", entity_id=uuid.uuid4()
+            )
             await wait_status(conn, missing, "failed")
 
     assert (await job_row(conn, orphan, DOCUMENTS))["attempts"] == 2
@@ -327,34 +365,127 @@ async def test_the_operator_commands_work_as_the_runtime_role(
     assert (await job_row(conn, uuid.UUID(queued), DOCUMENTS))["status"] == "pending"
 
 
-async def test_the_application_role_enqueues_and_merges_with_the_enqueue_grants(
+async def pending(conn: asyncpg.Connection, entity_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM sync_queue WHERE entity_id = $1 AND status = 'pending'", entity_id
+    )
+
+
+APP_INSERT = (
+    "INSERT INTO sync_queue (entity_type, entity_id, operation, priority, payload) "
+    "VALUES ('contact', $1, $2, $3, $4)"
+)
+
+
+async def test_the_application_role_enqueues_and_merges_with_insert_alone(
     app: asyncpg.Connection, conn: asyncpg.Connection
 ) -> None:
+    heard: set[str] = set()
+    for channel in db.CHANNELS.values():
+        await conn.add_listener(channel, lambda _c, _pid, name, _payload: heard.add(name))
+
     entity = uuid.uuid4()
-    job_id, merged = await jobs.enqueue_sync(app, "contact", entity)
-    assert not merged
-    # The README's plain INSERT: a second change merges into the pending job.
-    await app.execute(
-        "INSERT INTO sync_queue (entity_type, entity_id, operation, priority) "
-        "VALUES ('contact', $1, 'delete', 7)",
-        entity,
+    await app.execute(APP_INSERT, entity, "upsert", 5, {"v": 1})
+    [first] = await pending(conn, entity)
+    # A job waiting out a retry's backoff, as the daemon leaves it.
+    await conn.execute(
+        "UPDATE sync_queue SET attempts = 2, next_retry = now() + interval '1 hour' WHERE id = $1",
+        first["id"],
     )
-    assert await jobs.enqueue_sync(app, "contact", entity, payload={"why": "renamed"}) == (
-        job_id,
-        True,
+    # A second change merges into the pending job, as the owner would merge it.
+    await app.execute(APP_INSERT, entity, "delete", 1, {"v": 2})
+    [row] = await pending(conn, entity)
+    assert row["id"] == first["id"]
+    assert row["operation"] == "delete"
+    assert row["priority"] == 5
+    assert row["next_retry"] is None
+    assert row["attempts"] == 2
+    assert row["payload"] == {"v": 2}
+
+    await app.execute(APP_INSERT, entity, "upsert", 9, {"v": 3})
+    [row] = await pending(conn, entity)
+    assert (row["id"], row["operation"], row["priority"], row["payload"]) == (
+        first["id"],
+        "delete",
+        9,
+        {"v": 3},
     )
-    rows = await conn.fetch("SELECT * FROM sync_queue WHERE entity_id = $1", entity)
-    assert [(r["id"], r["operation"], r["priority"], r["payload"]) for r in rows] == [
-        (job_id, "delete", 7, {"why": "renamed"})
-    ]
 
     doc = await add_document(conn)
-    queued = await app.fetchval(
-        "INSERT INTO document_processing_queue (document_id, operation) "
-        "VALUES ($1, 'extract') RETURNING id",
+    await app.execute(
+        "INSERT INTO document_processing_queue (document_id, operation) VALUES ($1, 'extract')",
         doc,
     )
-    assert (await job_row(conn, queued, DOCUMENTS))["status"] == "pending"
+    assert (
+        await conn.fetchval(
+            "SELECT status FROM document_processing_queue WHERE document_id = $1", doc
+        )
+        == "pending"
+    )
+
+    # The NOTIFY triggers need nothing more than the INSERT either.
+    await wait_for(lambda: asyncio.sleep(0, result=heard == set(db.CHANNELS.values())))
+
+
+async def test_a_table_of_the_applications_own_cannot_take_the_merge(
+    app: asyncpg.Connection, conn: asyncpg.Connection
+) -> None:
+    """The merge runs as the owner with search_path pinned to the queue's schema and then
+    pg_temp, so a temporary lookalike of sync_queue, which would otherwise come first,
+    is never the table the owner writes to."""
+    columns = await app.fetchval(
+        "SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', '"
+        "                  ORDER BY attnum)"
+        "  FROM pg_attribute"
+        " WHERE attrelid = 'sync_queue'::regclass AND attnum > 0 AND NOT attisdropped"
+    )
+    await app.execute(f"CREATE TEMPORARY TABLE sync_queue ({columns})")
+    await app.execute(
+        "CREATE UNIQUE INDEX ON pg_temp.sync_queue (entity_type, entity_id, direction) "
+        "WHERE status = 'pending'"
+    )
+    entity = uuid.uuid4()
+    for operation, priority in (("upsert", 1), ("delete", 3)):
+        await app.execute(
+            APP_INSERT.replace("sync_queue", "public.sync_queue"), entity, operation, priority, {}
+        )
+
+    assert await app.fetchval("SELECT count(*) FROM pg_temp.sync_queue") == 0
+    [row] = await pending(conn, entity)
+    assert (row["operation"], row["priority"]) == ("delete", 3)
+
+
+async def test_the_merge_keeps_to_the_schema_the_migrations_ran_in(empty_database: str) -> None:
+    roles = Roles(empty_database)
+    try:
+        app = await roles.make("app")
+        await roles.admin('CREATE SCHEMA "Sync-Q"')
+        migrate.apply(empty_database + "?options=-csearch_path%3D%22Sync-Q%22")
+        await roles.admin(
+            f'GRANT USAGE ON SCHEMA "Sync-Q" TO {app}; GRANT INSERT ON "Sync-Q".sync_queue TO {app}'
+        )
+        entity = uuid.uuid4()
+        async with connected(roles.url(app)) as c:
+            # The application's own search_path does not name the schema at all.
+            assert await c.fetchval("SELECT current_schema()") == "public"
+            for operation in ("upsert", "delete"):
+                await c.execute(
+                    APP_INSERT.replace("sync_queue", '"Sync-Q".sync_queue'),
+                    entity,
+                    operation,
+                    0,
+                    {},
+                )
+        async with connected(empty_database) as c:
+            rows = await c.fetch(
+                'SELECT operation FROM "Sync-Q".sync_queue WHERE entity_id = $1', entity
+            )
+            assert [r["operation"] for r in rows] == ["delete"]
+            assert await c.fetchval(
+                "SELECT proconfig FROM pg_proc WHERE proname = 'sync_queue_merge_pending'"
+            ) == ['search_path="Sync-Q", pg_temp']
+    finally:
+        await roles.drop()
 
 
 REFUSED_TO_RUNTIME = [
@@ -375,11 +506,20 @@ REFUSED_TO_RUNTIME = [
 
 REFUSED_TO_APP = [
     "DROP TABLE sync_queue",
+    "TRUNCATE sync_queue",
+    "SELECT id FROM sync_queue",
+    "SELECT payload FROM sync_queue",
     "UPDATE sync_queue SET status = 'completed'",
+    "UPDATE sync_queue SET priority = 9, payload = '{}'",
     "DELETE FROM sync_queue",
-    "SELECT error_message FROM sync_queue",
-    "SELECT * FROM document_processing_queue",
+    "SELECT id FROM document_processing_queue",
     "UPDATE document_processing_queue SET priority = 9",
+    "DELETE FROM document_processing_queue",
+    # RETURNING reads the row: it needs SELECT on the columns it returns.
+    "INSERT INTO document_processing_queue (document_id, operation) "
+    "VALUES (gen_random_uuid(), 'extract') RETURNING id",
+    "SELECT sync_queue_merge_pending()",
+    "ALTER FUNCTION sync_queue_merge_pending() SECURITY INVOKER",
     "SELECT * FROM syncd_workers",
     "SELECT * FROM document_extractions",
     "DELETE FROM monday_items",
@@ -423,10 +563,19 @@ async def test_an_owner_role_that_is_no_superuser_migrates_and_grants(
         migrate.apply(roles.url(owner))
         await as_owner(roles.url(owner), grants_sql(runtime=runtime, app=app))
 
+        # The merge runs as this owner, which is no superuser either.
+        entity = uuid.uuid4()
+        async with connected(roles.url(app)) as conn:
+            await conn.execute(APP_INSERT, entity, "upsert", 0, {})
+            await conn.execute(APP_INSERT, entity, "delete", 0, {})
         async with connected(roles.url(runtime)) as conn:
+            merged = await conn.fetch(
+                "SELECT operation FROM sync_queue WHERE entity_id = $1", entity
+            )
+            assert [r["operation"] for r in merged] == ["delete"]
             job_id, _ = await jobs.enqueue_sync(conn, "contact", uuid.uuid4())
             report = await status.gather(conn)
-            assert report["sync"]["pending"] == 1
+            assert report["sync"]["pending"] == 2
             assert await conn.fetchval("SELECT status FROM sync_queue WHERE id = $1", job_id)
             with pytest.raises(asyncpg.InsufficientPrivilegeError):
                 await conn.execute("DROP TABLE sync_queue")
