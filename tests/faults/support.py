@@ -9,7 +9,9 @@ neither secret appears anywhere in what its daemons printed.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import os
 import secrets
 import threading
 import uuid
@@ -23,9 +25,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from aiohttp import web
+from pypdf import PdfWriter
 
 from syncd.embedded import EmbeddedPostgres
 from syncd.fake_monday import FakeMonday, Item, Received
+from syncd.handlers.documents.frames import EXTRACTOR_MODULE
+from tests.documents_support import pdf_bytes
 from tests.faults.background import Background
 from tests.monday_support import (
     CONTACTS_BOARD,
@@ -87,6 +92,11 @@ class Private:
     server: EmbeddedPostgres
     admin_url: str  # as postgres
     syncd_url: str  # as the daemons' role
+
+
+def server_log(server: EmbeddedPostgres) -> str:
+    """What the server has logged so far (pg_ctl appends to its log across restarts)."""
+    return (server.directory / "postgres.log").read_text(errors="replace")
 
 
 # -- the daemons --------------------------------------------------------------------
@@ -200,6 +210,46 @@ async def drained(conn: asyncpg.Connection, timeout: float = 60.0) -> None:
     except AssertionError:
         left = [dict(r) for r in await conn.fetch(UNFINISHED + " LIMIT 20")]
         raise AssertionError(f"jobs still unfinished after {timeout} s: {left}") from None
+
+
+# -- documents ------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+LONG_PDF_LINES = [f"line {i} of a long report, with words enough to be read" for i in range(48)]
+
+
+def long_pdf(pages: int) -> bytes:
+    """A real PDF of `pages` full pages of text, small on disk (the pages share one
+    content stream) but read page by page: pypdf takes seconds over a thousand."""
+    writer = PdfWriter(clone_from=io.BytesIO(pdf_bytes(["\n".join(LONG_PDF_LINES)])))
+    for _ in range(pages - 1):
+        writer.add_page(writer.pages[0])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def running(pid: int) -> bool:
+    """A process of that pid exists (a zombie too: it has not been reaped)."""
+    return Path(f"/proc/{pid}").exists()
+
+
+def extractors(daemon: Syncd) -> dict[int, float]:
+    """The daemon's extractor processes, each with the CPU time it has used (seconds)."""
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # it ended while we looked
+            continue
+        # After "(comm)": state, ppid, ... utime and stime are the 12th and 13th.
+        fields = stat.rpartition(")")[2].split()
+        if int(fields[1]) == daemon.proc.pid and os.fsencode(EXTRACTOR_MODULE) in command:
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return found
 
 
 # -- monday.com -----------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import signal
 import time
 import uuid
@@ -11,40 +12,54 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from syncd.fake_monday import Received
 from tests.faults.support import (
+    LONG_PDF_LINES,
     Fleet,
     Monday,
     assert_monday_matches_the_rows,
     drained,
     event,
+    extractors,
+    long_pdf,
     ready,
+    running,
     until,
     value,
     when,
 )
 from tests.monday_support import CONTACTS_BOARD
-from tests.support import add_contact, add_document, enqueue, wait_for
+from tests.support import add_contact, add_document, enqueue, wait_for, wait_status
 
 pytestmark = pytest.mark.faults
 
 RESCUE_AFTER = 3.0  # tests.processes.Daemon's setting
 
 
+def creates(monday: Monday) -> list[Received]:
+    """The create_item requests monday has received, in order."""
+    return list(monday.call(monday.fake.calls, "create_item"))
+
+
 async def test_kill_9_with_ten_jobs_in_flight_is_rescued_in_bound_without_duplicates(
     fleet: Fleet, syncd_url: str, conn: asyncpg.Connection, monday: Monday
 ) -> None:
-    victim = fleet.start(syncd_url)
+    # Ten requests in flight against the contacts board at once (the default is one).
+    wide = {"SYNCD_MONDAY__BOARD_CONCURRENCY": "10"}
+    victim = fleet.start(syncd_url, **wide)
     await ready(victim)
+    # The victim's pacer sends a document of unknown cost alone: a delete of a contact
+    # never pushed (one lookup, then nothing to do) teaches it a cost first.
+    warm_up = await enqueue(conn, entity_id=uuid.uuid4(), operation="delete")
+    await wait_status(conn, warm_up, "completed")
     contacts = [await add_contact(conn, email=f"c{i}@example.com") for i in range(10)]
-    # The victim's first create reaches monday and waits there; the other nine wait
-    # for the board inside the victim. All ten are claimed, none is done.
-    ghost = monday.hold("create_item")
-    jobs = {str(await enqueue(conn, entity_id=c)) for c in contacts}
-    await wait_for(
-        lambda: value(conn, "SELECT count(*) = 10 FROM sync_queue WHERE status = 'processing'")
-    )
-    await until(lambda: ghost.held)
-    survivor = fleet.start(syncd_url)
+    ghosts = monday.hold("create_item", times=10)
+    jobs = [await enqueue(conn, entity_id=c) for c in contacts]
+    # All ten creates have reached monday and wait there, unanswered, when it dies.
+    await until(lambda: ghosts.held == 10)
+    claimed = "SELECT count(*) FROM sync_queue WHERE status = 'processing' AND id = ANY($1)"
+    assert await value(conn, claimed, jobs) == 10
+    survivor = fleet.start(syncd_url, **wide)
     await ready(survivor)
 
     victim.proc.kill()
@@ -52,14 +67,15 @@ async def test_kill_9_with_ten_jobs_in_flight_is_rescued_in_bound_without_duplic
     assert victim.stop() == -9
     await event(survivor, "job.rescued", count=10, timeout=60)
     await drained(conn)
-    # The dead worker's create, received by monday before it died, is carried out
-    # last: its Idempotency-Key is the survivor's, so monday replays the answer.
-    monday.release(ghost)
-    await until(lambda: all(r.status for r in monday.call(monday.fake.calls, "create_item")))
+    # The dead worker's creates, received by monday before it died, are carried out
+    # last: each has the Idempotency-Key of the survivor's create for the same job,
+    # so monday replays the survivor's answer instead of making a second item.
+    monday.release(ghosts)
+    await until(lambda: all(r.status for r in creates(monday)))
     assert survivor.stop() == 0
 
     rescued = survivor.named("job.rescued")
-    assert {e["job_id"] for e in rescued} == jobs
+    assert sorted(e["job_id"] for e in rescued) == sorted(map(str, jobs))
     last_beat = await value(
         conn,
         "SELECT extract(epoch FROM heartbeat_at)::float8 FROM syncd_workers WHERE id = $1",
@@ -69,14 +85,20 @@ async def test_kill_9_with_ten_jobs_in_flight_is_rescued_in_bound_without_duplic
     # of its death, with a margin for a loaded machine.
     assert min(when(e) for e in rescued) - last_beat >= RESCUE_AFTER
     assert max(when(e) for e in rescued) - killed_at <= RESCUE_AFTER + 5
-    rows = await conn.fetch("SELECT id, status, attempts, error_message FROM sync_queue")
-    assert {(r["status"], r["attempts"], r["error_message"]) for r in rows} == {
-        ("completed", 2, None)
-    }
+    rows = await conn.fetch(
+        "SELECT status, attempts, error_message FROM sync_queue WHERE id = ANY($1)", jobs
+    )
+    assert [tuple(r) for r in rows] == [("completed", 2, None)] * 10
     completed = survivor.job_ids("job.completed")
-    assert sorted(completed) == sorted(jobs) and not victim.named("job.completed")
+    assert sorted(completed) == sorted(map(str, jobs))  # each once, by the survivor
+    assert victim.job_ids("job.completed") == [str(warm_up)]
     await assert_monday_matches_the_rows(conn, monday)
-    assert monday.requests("create_item") == 11  # the survivor's ten, and the ghost
+    # Twenty creates: the victim's ten ghosts first, then the survivor's ten; each
+    # key twice, once by each worker, and every one answered.
+    received = creates(monday)
+    assert len(received) == 20 and {r.status for r in received} == {200}
+    keys = [r.headers["Idempotency-Key"] for r in received]
+    assert len(set(keys)) == 10 and sorted(keys[:10]) == sorted(keys[10:])
     remembered = await conn.fetch("SELECT entity_id, item_id FROM monday_items")
     assert {(r["entity_id"], r["item_id"]) for r in remembered} == {
         (uuid.UUID(i.values["text_syncd_id"]), i.id) for i in monday.items(CONTACTS_BOARD)
@@ -199,3 +221,78 @@ async def test_sigterm_under_load_exits_in_the_grace_and_gives_attempts_back(
     pushes = await conn.fetch("SELECT attempts FROM sync_queue WHERE entity_type = 'contact'")
     assert [r["attempts"] for r in pushes] == [1] * 10
     await assert_monday_matches_the_rows(conn, monday)
+
+
+async def test_sigterm_mid_extraction_gives_the_document_back_and_writes_nothing(
+    fleet: Fleet, syncd_url: str, conn: asyncpg.Connection, storage: Path
+) -> None:
+    grace = 1.0
+    daemon = fleet.start(syncd_url, SYNCD_DAEMON__SHUTDOWN_GRACE=str(grace))
+    await ready(daemon)
+    pages = 2000  # the default page limit: pypdf reads it for several CPU seconds
+    data = long_pdf(pages)
+    (storage / "long.pdf").write_bytes(data)
+    document = await add_document(conn, "long.pdf")
+    idle = extractors(daemon)  # started with the daemon, waiting for files
+    assert idle
+    job = await conn.fetchval(
+        "INSERT INTO document_processing_queue (document_id, operation, attempts) "
+        "VALUES ($1, 'extract', 1) RETURNING id",  # an earlier attempt counted
+        document,
+    )
+
+    def parsing() -> int | None:
+        """An extractor of the daemon's pool that has parsed for a CPU second."""
+        used = extractors(daemon)
+        return next((pid for pid in idle if used.get(pid, 0.0) - idle[pid] >= 1.0), None)
+
+    extractor = await until(parsing, timeout=60)
+    row = await conn.fetchrow(
+        "SELECT status, attempts FROM document_processing_queue WHERE id = $1", job
+    )
+    assert tuple(row) == ("processing", 2)
+    daemon.signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    code = await asyncio.to_thread(daemon.proc.wait, grace + 30)
+    took = time.monotonic() - signalled
+    assert code == 0
+    assert took <= grace + 5  # the grace, and a margin for the release on a busy host
+
+    # Cut short, not failed: back to pending and due, its attempt given back.
+    [released] = daemon.named("job.released")
+    assert (released["job_id"], released["attempt"]) == (str(job), 2)
+    assert released["document_id"] == str(document)
+    for name in ("job.completed", "job.retry_scheduled", "job.failed", "document.extracted"):
+        assert not daemon.named(name), name
+    row = await conn.fetchrow(
+        "SELECT status, attempts, next_retry, worker_id, error_message "
+        "FROM document_processing_queue WHERE id = $1",
+        job,
+    )
+    assert tuple(row) == ("pending", 1, None, None, None)
+    assert await value(conn, "SELECT count(*) FROM document_extractions") == 0
+    # The extractor was killed with its job, not left parsing on its own.
+    assert not running(extractor)
+
+    again = fleet.start(syncd_url)
+    await wait_status(conn, job, "completed", table="document_processing_queue", timeout=180)
+    assert again.stop() == 0
+    [completed] = again.named("job.completed")
+    assert (completed["job_id"], completed["attempt"]) == (str(job), 2)
+    row = await conn.fetchrow(
+        "SELECT attempts, error_message FROM document_processing_queue WHERE id = $1", job
+    )
+    assert tuple(row) == (2, None)
+    extraction = await conn.fetchrow(
+        "SELECT document_id, page_count, word_count, sha256, size_bytes, detected_type "
+        "FROM document_extractions"
+    )
+    words = pages * sum(len(line.split()) for line in LONG_PDF_LINES)
+    assert tuple(extraction) == (
+        document,
+        pages,
+        words,
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+        "pdf",
+    )
