@@ -66,6 +66,9 @@ class DatabaseSettings(Section):
     connect_timeout: PositiveSeconds = 10.0
     # PgBouncer in transaction mode cannot keep prepared statements: set to 0 there.
     statement_cache_size: int = Field(default=1024, ge=0)
+    # Pooled connections: how long sent bytes may go unacknowledged (TCP_USER_TIMEOUT)
+    # before the connection is given up; 0 leaves it to the kernel (some 15 minutes).
+    tcp_user_timeout: Seconds = 60.0
 
 
 class DaemonSettings(Section):
@@ -76,6 +79,7 @@ class DaemonSettings(Section):
     # How long a claim may run ahead: jobs claimed in one round trip.
     claim_batch: int = Field(default=100, ge=1, le=10000)
     # Half-open TCP on the listener is noticed after about idle + interval * count.
+    # Every connection gets the keepalives; the listener's user timeout is as long.
     keepalive_idle: PositiveSeconds = 5.0
     keepalive_interval: PositiveSeconds = 2.0
     keepalive_count: int = Field(default=3, ge=1)

@@ -58,9 +58,11 @@ async def _reset(conn: asyncpg.Connection) -> None:
 
 
 @contextlib.asynccontextmanager
-async def clean_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def clean_connection(
+    pool: asyncpg.Pool, timeout: float | None = None
+) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection for statements that leave no session state behind."""
-    async with pool.acquire() as conn:
+    async with pool.acquire(timeout=timeout) as conn:
         yield conn
         pid = conn.get_server_pid()
         _clean.add(pid)
@@ -72,7 +74,7 @@ async def clean_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connecti
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:
     async def init(conn: asyncpg.Connection) -> None:
-        set_keepalive(conn, settings)
+        set_keepalive(conn, settings, settings.database.tcp_user_timeout)
         await init_connection(conn)
 
     pool: asyncpg.Pool = await asyncpg.create_pool(
@@ -103,17 +105,22 @@ async def connect(
     return conn
 
 
-def set_keepalive(conn: asyncpg.Connection, settings: Settings) -> None:
+def set_keepalive(
+    conn: asyncpg.Connection, settings: Settings, user_timeout: float | None = None
+) -> None:
     """Turn on TCP keepalives for our side of `conn`, and bound unacknowledged writes.
 
     If the network silently drops packets (a pulled cable, a dropping firewall),
-    nothing fails until the kernel gives up: for the listener, which only ever
-    receives, that is when keepalive probes go unanswered (after 2 hours by
-    default); for a statement in flight, after some 15 minutes of retransmission.
-    Meanwhile the daemon is deaf, or a claim, an outcome write or a heartbeat hangs
-    and holds its slot. So probe after a few seconds of silence and give up on
-    unacknowledged data as soon: a long-running query is not affected, as the
-    server's kernel answers the probes while it runs.
+    nothing fails until the kernel gives up: for a connection that only waits to
+    receive, as the listener does, that is when keepalive probes go unanswered
+    (after 2 hours by default); for a statement in flight, after some 15 minutes of
+    retransmission. Meanwhile the daemon is deaf, or a claim or an outcome write
+    hangs and holds its slot. So probe after a few seconds of silence, and give up
+    on unacknowledged data after `user_timeout` seconds (0: leave it to the kernel;
+    None: as long as the probes take, the listener's choice, as it only sends
+    small statements). A long-running query is not affected: the server's kernel
+    answers the probes while it runs. A peer that is alive but does not read (a
+    full receive window) is, which is why pooled connections get a longer bound.
     """
     transport = getattr(conn, "_transport", None)
     sock = transport.get_extra_info("socket") if transport is not None else None
@@ -128,9 +135,10 @@ def set_keepalive(conn: asyncpg.Connection, settings: Settings) -> None:
     ):
         if hasattr(socket, name):
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), max(1, int(value)))
+    if user_timeout is None:
+        user_timeout = d.keepalive_idle + d.keepalive_interval * d.keepalive_count
     if hasattr(socket, "TCP_USER_TIMEOUT"):
-        bound = d.keepalive_idle + d.keepalive_interval * d.keepalive_count
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(bound * 1000))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(user_timeout * 1000))
 
 
 class ListenerConnection:

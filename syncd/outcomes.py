@@ -11,6 +11,7 @@ first, the rescuer takes the job back).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -55,11 +56,16 @@ class Recorder:
         self._idle = asyncio.Event()
         self._idle.set()
         self._writes_in_flight = 0
+        self._writing: dict[str, list[tuple[Job, float]]] = {name: [] for name in QUEUES}
 
     @property
     def holding(self) -> int:
         """Attempts finished here whose outcome is not in the database yet."""
         return sum(len(batch) for batch in self._done.values()) + self._writes_in_flight
+
+    def held_ids(self, queue: str) -> set[uuid.UUID]:
+        """The jobs of `queue` counted in `holding`."""
+        return {job.id for job, _ in (*self._done[queue], *self._writing[queue])}
 
     # -- successes -------------------------------------------------------------
 
@@ -81,10 +87,12 @@ class Recorder:
                 continue
             self._done[name] = []
             self._writes_in_flight += len(batch)
+            self._writing[name] = batch
             try:
                 await asyncio.shield(self._write_completed(QUEUES[name], batch))
             finally:
                 self._writes_in_flight -= len(batch)
+                self._writing[name] = []
             # Only now, with `holding` down, may the worker hear of it: `--once`
             # decides it is drained on that count.
             for job, _ in batch:

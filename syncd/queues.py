@@ -9,6 +9,7 @@ newer attempt's outcome.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -145,6 +146,14 @@ class Store:
     async def rescue(self, queue: Queue, rescue_after: float) -> list[tuple[Job, str, str]]:
         """Take back jobs of dead workers: (job as it was, new status, message)."""
         rows = await self._fetch(queries.load("rescue", queue.table), rescue_after, self.worker_id)
+        return [(job_from_row(queue, r), r["outcome"], r["error_message"]) for r in rows]
+
+    async def rescue_forgotten(
+        self, queue: Queue, rescue_after: float, held: Collection[uuid.UUID]
+    ) -> list[tuple[Job, str, str]]:
+        """Take back jobs marked ours that we do not hold (rescue_forgotten.sql)."""
+        sql = queries.load("rescue_forgotten", queue.table)
+        rows = await self._fetch(sql, rescue_after, self.worker_id, list(held))
         return [(job_from_row(queue, r), r["outcome"], r["error_message"]) for r in rows]
 
     async def prune(self, queue: Queue, status: str, older_than: float, batch: int) -> int:

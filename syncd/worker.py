@@ -165,7 +165,9 @@ class Worker:
         heartbeat = Heartbeat(self.settings, self.id, self._pool, self._listener, self._holding)
         await heartbeat.beat()
         await self.registry.start(self._pool)
-        self._poller = Poller(self.settings, store, self._pool, self._listener, self._due)
+        self._poller = Poller(
+            self.settings, store, self._pool, self._listener, self._due, self._held_ids
+        )
         await self._poller.poll()  # rescue what a dead predecessor left before claiming
         side: list[tuple[str, Coroutine[Any, Any, None]]] = [
             ("listener", self._listener.run()),
@@ -428,6 +430,17 @@ class Worker:
         held = sum(s.held for s in self.queues.values())
         if self._recorder is not None:
             held += self._recorder.holding
+        return held
+
+    def _held_ids(self, queue: str) -> set[uuid.UUID]:
+        """The jobs of `queue` this worker has: running, claimed ahead, outcome unwritten."""
+        held: set[uuid.UUID] = set()
+        state = self.queues.get(queue)
+        if state is not None:
+            held.update(state.running)
+            held.update(job.id for job in state.ready)
+        if self._recorder is not None:
+            held |= self._recorder.held_ids(queue)
         return held
 
     async def _watchdog(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 import uuid
@@ -121,3 +122,66 @@ async def test_a_running_job_whose_worker_left_no_row_is_rescued(
             row = await wait_status(conn, job, "completed")
     assert row["attempts"] == 2
     assert [e["job_id"] for e in events(logs, "job.rescued")] == [str(job)]
+
+
+async def test_jobs_marked_ours_that_we_do_not_hold_are_taken_back(
+    database_url: str, conn: asyncpg.Connection
+) -> None:
+    """rescue.sql spares a live worker's jobs; these it has forgotten, or never knew of.
+
+    - "finished": the worker completed it, and the database lost that write after
+      acknowledging it (synchronous_commit = off and a crash, a failover to an
+      asynchronous standby): the row says `processing` again.
+    - "unheard": a claim committed and its answer was lost with the connection: the
+      worker never learnt it had the job.
+    - "running": a job it does hold, running past rescue_after: never touched.
+    """
+
+    async def slow(job: object) -> None:
+        await asyncio.sleep(4)
+
+    settings = make_settings(database_url, daemon={"rescue_after": 1.5, "poll_interval": 0.5})
+    quick, long = Recorded(), Recorded(slow)
+    registry = registry_with(sync={"noop": quick, "slow": long})
+    with capture_logs() as logs:
+        async with running_worker(settings, registry) as worker:
+            finished = await enqueue(conn, "noop")
+            assert finished is not None
+            await wait_status(conn, finished, "completed")
+            running = await enqueue(conn, "slow")
+            await wait_for(lambda: _ran(long))
+            # The database forgets the completion; a claim's answer never arrives.
+            await conn.execute(
+                "UPDATE sync_queue SET status = 'processing', completed_at = NULL, "
+                "worker_id = $2, last_attempt = now() - interval '1 minute' WHERE id = $1",
+                finished,
+                worker.id,
+            )
+            unheard = await enqueue(
+                conn, "noop", status="processing", attempts=1, worker_id=worker.id
+            )
+            unheard_at = await conn.fetchval(
+                "UPDATE sync_queue SET last_attempt = now() WHERE id = $1 "
+                "RETURNING extract(epoch FROM last_attempt)::float8",
+                unheard,
+            )
+            assert unheard is not None and running is not None
+            for job in (finished, unheard):
+                row = await wait_status(conn, job, "completed")
+                assert row["attempts"] == 2  # the lost attempt counts, like a crash's
+            # Not while its claim could still be on its way: only once rescue_after old.
+            assert row["last_attempt"].timestamp() - unheard_at >= 1.5
+            row = await wait_status(conn, running, "completed")
+            assert row["attempts"] == 1
+    rescued = events(logs, "job.rescued")
+    assert sorted(e["job_id"] for e in rescued) == sorted([str(finished), str(unheard)])
+    for e in rescued:
+        assert e["error"] == (
+            f"worker {worker.id} lost track of attempt 1 (its claim's answer or its outcome "
+            "was lost)"
+        )
+    assert [j.id for j in long.jobs] == [running]
+
+
+async def _ran(handler: Recorded) -> bool:
+    return bool(handler.jobs)

@@ -15,9 +15,8 @@ from collections.abc import Callable
 
 import asyncpg
 
-from syncd import logs, queries
+from syncd import db, logs, queries
 from syncd.config import Settings
-from syncd.db import CONNECTION_ERRORS
 from syncd.loops.listener import Listener
 from syncd.retry import describe
 
@@ -49,16 +48,18 @@ class Heartbeat:
                 # A beat is a one-row UPDATE: half the beat interval is ages for it.
                 await connection.execute(*args, timeout=self._every / 2)
                 return
-            except CONNECTION_ERRORS as exc:
+            except db.CONNECTION_ERRORS as exc:
                 # A listener that cannot take a beat in that long is not healthy
                 # (half-open, most likely): drop it, the listener reconnects, and
                 # this beat goes through the pool at once, before a rescuer
                 # mistakes our silence for death.
                 self._log.warning("heartbeat.failed", error=describe(exc), via="listener")
                 connection.drop(f"a heartbeat on it failed: {describe(exc)}")
-        async with self._pool.acquire(timeout=self._every) as conn:
+        # Half a beat to get a connection, half for the UPDATE: a beat never
+        # takes longer than the interval, whatever the pool or the network does.
+        async with db.clean_connection(self._pool, timeout=self._every / 2) as conn:
             try:
-                await conn.execute(*args, timeout=self._every)
+                await conn.execute(*args, timeout=self._every / 2)
             except TimeoutError:
                 # asyncpg would hand the connection back only once the server
                 # confirmed the cancel, which a dead link never does: the next
@@ -67,11 +68,17 @@ class Heartbeat:
                 raise
 
     async def run(self) -> None:
+        # On a fixed cadence: a slow beat does not push the next one back (a beat
+        # takes at most 1.5 intervals, so beats land at most 2.5 apart: half of
+        # rescue_after).
+        loop = asyncio.get_running_loop()
+        next_beat = loop.time()
         while True:
-            await asyncio.sleep(self._every)
+            next_beat = max(next_beat + self._every, loop.time())
+            await asyncio.sleep(next_beat - loop.time())
             if not self._holding():
                 continue
             try:
                 await self.beat()
-            except CONNECTION_ERRORS as exc:
+            except db.CONNECTION_ERRORS as exc:
                 self._log.warning("heartbeat.failed", error=describe(exc))

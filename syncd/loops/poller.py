@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -20,6 +21,7 @@ import asyncpg
 from syncd import logs, queries
 from syncd.config import Settings
 from syncd.db import CONNECTION_ERRORS
+from syncd.handlers import Job
 from syncd.loops.listener import Listener
 from syncd.outcomes import job_fields
 from syncd.queues import QUEUES, Queue, Store
@@ -39,12 +41,14 @@ class Poller:
         pool: asyncpg.Pool,
         listener: Listener,
         on_due: Callable[[str], None],
+        held: Callable[[str], set[uuid.UUID]],
     ) -> None:
         self._settings = settings
         self._store = store
         self._pool = pool
         self._listener = listener
         self._on_due = on_due
+        self._held = held
         self._poke = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time()
@@ -100,17 +104,21 @@ class Poller:
                 self._wake_at(1.0)
             else:
                 self._wake_at(stale_in + 0.05)
+        if row["mine"] > sum(len(self._held(name)) for name in QUEUES):
+            await self._rescue_forgotten()
+            self._wake_at(self._settings.daemon.rescue_after / 2)
 
     def _wake_at(self, seconds: float) -> None:
         self._deadline = min(self._deadline, self._loop.time() + max(0.0, seconds))
 
     async def _fetch_poll(self) -> asyncpg.Record | None:
-        sql = queries.load("poll")
+        sql, me = queries.load("poll"), self._store.worker_id
         connection = self._listener.connection
         if not connection.connected:
-            return await self._pool.fetchrow(sql)
+            return await self._pool.fetchrow(sql, me)
         try:
-            return await connection.fetchrow(sql, timeout=self._settings.database.connect_timeout)
+            timeout = self._settings.database.connect_timeout
+            return await connection.fetchrow(sql, me, timeout=timeout)
         except CONNECTION_ERRORS as exc:
             # An answer this late (or none) means a dead link: drop it and let the
             # listener reconnect rather than wait for TCP to give up. After a timed
@@ -127,7 +135,21 @@ class Poller:
             except CONNECTION_ERRORS as exc:
                 self._log.warning("rescue.failed", error=describe(exc))
                 return
-            for job, status, message in rescued:
-                self._log.warning("job.rescued", **job_fields(job, status=status, error=message))
-            if rescued:
-                self._on_due(queue.name)
+            self._rescued(queue, rescued)
+
+    async def _rescue_forgotten(self) -> None:
+        rescue_after = self._settings.daemon.rescue_after
+        for queue in QUEUES.values():
+            held = self._held(queue.name)
+            try:
+                rescued = await self._store.rescue_forgotten(queue, rescue_after, held)
+            except CONNECTION_ERRORS as exc:
+                self._log.warning("rescue.failed", error=describe(exc))
+                return
+            self._rescued(queue, rescued)
+
+    def _rescued(self, queue: Queue, rescued: list[tuple[Job, str, str]]) -> None:
+        for job, status, message in rescued:
+            self._log.warning("job.rescued", **job_fields(job, status=status, error=message))
+        if rescued:
+            self._on_due(queue.name)

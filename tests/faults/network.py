@@ -64,9 +64,12 @@ class Namespace:
     @classmethod
     def create(cls) -> Namespace:
         tag = secrets.token_hex(3)
-        # One of 16,384 /30 subnets of 10.231.0.0/16: unlikely to meet another run's.
-        n = int(tag[:4], 16) % 16384
-        prefix, host = f"10.231.{n // 64}.", n % 64 * 4
+        # One of the 32,768 /30 subnets of 198.18.0.0/15, the range set aside for
+        # benchmarking (RFC 2544): no real network uses it, and another run is
+        # unlikely to pick the same one.
+        offset = int(tag[:4], 16) % 32768 * 4
+        prefix = f"198.{18 + offset // 65536}.{offset // 256 % 256}."
+        host = offset % 256
         space = cls(
             f"syncd-{tag}", f"sy{tag}a", f"sy{tag}b", f"{prefix}{host + 1}", f"{prefix}{host + 2}"
         )
@@ -106,8 +109,9 @@ class Namespace:
 
     def restore_quietly(self) -> None:
         """`restore`, for a test's end, whether or not the link was silenced."""
-        with contextlib.suppress(OSError):
-            self.restore()
+        for address, device, namespace in self._neighbours():
+            with contextlib.suppress(OSError):
+                _ip("neigh", "del", address, "dev", device, namespace=namespace)
 
     def close(self) -> None:
         # Deleting one end of a veth pair deletes both; the namespace goes with its

@@ -127,13 +127,17 @@ class ExtractorPool:
         process that is up. `warmed()` waits for all of them.
         """
         self._stopped = False
+        if self._warming is not None and not self._warming.done():
+            return  # already starting them
         slots = [self._slots.get_nowait() for _ in range(self._slots.qsize())]
         self._warming = asyncio.gather(*(self._warm(slot) for slot in slots))
+        # Cancelled by stop(), or by the loop's end with nobody waiting: not an error.
+        self._warming.add_done_callback(lambda done: done.cancelled() or done.exception())
 
     async def warmed(self) -> None:
         """Until every process that `start` began is up (or has failed to start)."""
         if self._warming is not None:
-            await asyncio.shield(self._warming)
+            await asyncio.wait([self._warming])
 
     async def _warm(self, process: _Process | None) -> None:
         try:
@@ -179,6 +183,8 @@ class ExtractorPool:
             raise Died("the extractor pool is stopped")
         process = await self._slots.get()
         try:
+            if self._stopped:
+                raise Died("the extractor pool is stopped")
             if process is not None and not process.alive:
                 self._retire(process)  # died while idle (OOM killer, an operator)
                 process = None

@@ -1,0 +1,24 @@
+-- Take back jobs the database says this worker ($2) is running but it is not.
+-- rescue.sql spares a live worker's jobs, so without this they would wait for its
+-- restart. Two ways they come about:
+--   * a claim committed, and its answer was lost with the connection: the worker
+--     never learnt it had the jobs;
+--   * the database lost writes it had acknowledged (synchronous_commit = off and
+--     a crash, a failover to an asynchronous standby): a job the worker finished
+--     is `processing` again.
+-- $3 holds every job the worker still has (running, claimed ahead, its outcome
+-- not yet written). Only rows claimed more than $1 seconds ago: a claim whose
+-- answer is still on its way is younger than that. Like rescue.sql, the attempt
+-- stays counted and the job is due at once.
+UPDATE {table} q
+   SET status = CASE WHEN q.attempts >= q.max_attempts THEN 'failed' ELSE 'pending' END,
+       completed_at = CASE WHEN q.attempts >= q.max_attempts THEN now() END,
+       next_retry = NULL,
+       error_message = format('worker %s lost track of attempt %s (its claim''s answer or '
+                              'its outcome was lost)', q.worker_id, q.attempts),
+       worker_id = NULL
+ WHERE q.status = 'processing'
+   AND q.worker_id = $2
+   AND q.last_attempt < now() - make_interval(secs => $1)
+   AND q.id <> ALL ($3::uuid[])
+RETURNING q.*, q.status AS outcome
