@@ -3,9 +3,11 @@
 With nothing but the GRANTs in sql/grants.sql, the runtime role runs the daemon (both
 handlers, retries, snoozes, rescue, retention, heartbeats) and the operator commands,
 and the application's role enqueues, merges included, with INSERT alone: the merge
-trigger runs as the queue's owner (migrations/0007), with its search_path pinned to the
-queue's schema. Neither role can change the schema or read what it was not given. An
-owner role that is no superuser migrates and grants.
+trigger runs as the queue's owner (migrations/0007), with its search_path pinned to
+pg_catalog and pg_temp and its table named with the queue's schema, so no operator,
+function or table another role makes can run or be written to with the owner's rights.
+Neither role can change the schema or read what it was not given. An owner role that is
+no superuser migrates and grants.
 
 Roles belong to the whole cluster, so every test makes its own, with unique names,
 and drops them at the end.
@@ -430,9 +432,9 @@ async def test_the_application_role_enqueues_and_merges_with_insert_alone(
 async def test_a_table_of_the_applications_own_cannot_take_the_merge(
     app: asyncpg.Connection, conn: asyncpg.Connection
 ) -> None:
-    """The merge runs as the owner with search_path pinned to the queue's schema and then
-    pg_temp, so a temporary lookalike of sync_queue, which would otherwise come first,
-    is never the table the owner writes to."""
+    """The merge runs as the owner and names sync_queue with the queue's schema (its
+    search_path is pg_catalog, then pg_temp), so a temporary lookalike of sync_queue,
+    which would otherwise come first, is never the table the owner writes to."""
     columns = await app.fetchval(
         "SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', '"
         "                  ORDER BY attnum)"
@@ -453,6 +455,92 @@ async def test_a_table_of_the_applications_own_cannot_take_the_merge(
     assert await app.fetchval("SELECT count(*) FROM pg_temp.sync_queue") == 0
     [row] = await pending(conn, entity)
     assert (row["operation"], row["priority"]) == ("delete", 3)
+
+
+def planted(schema: str) -> str:
+    """What a role with CREATE on `schema` can plant there for the merge to pick up.
+
+    Operators for the comparisons the merge makes (`NEW.status <> 'pending'`,
+    `sync_queue.operation = 'delete'`, the ON CONFLICT clause's `status = 'pending'`):
+    pg_catalog has `=` and `<>` for (text, text) only, so one for (varchar, varchar) is
+    an exact match that wins wherever the schema is searched. And functions named like
+    those the merge calls. Each records who ran it, in a table and in a warning (which
+    reaches the client even when the statement then fails), then does what the real
+    one does.
+    """
+    statements = [
+        f"CREATE TABLE {schema}.ran_as (who name, what text)",
+        f"GRANT INSERT ON {schema}.ran_as TO PUBLIC",
+        f"CREATE FUNCTION {schema}.record(what text) RETURNS void LANGUAGE plpgsql AS $$"
+        f" BEGIN INSERT INTO {schema}.ran_as VALUES (current_user, what);"
+        "        RAISE WARNING '% ran as %', what, current_user; END $$",
+    ]
+    comparisons = [(op, t) for op in ("=", "<>") for t in ("varchar", "text")]
+    for n, (op, t) in enumerate(comparisons):
+        statements += [
+            f"CREATE FUNCTION {schema}.compare_{n}(a {t}, b {t}) RETURNS boolean"
+            f" LANGUAGE plpgsql AS $$ BEGIN PERFORM {schema}.record('{op} ({t}, {t})');"
+            f" RETURN a::text OPERATOR(pg_catalog.{op}) b::text; END $$",
+            f"CREATE OPERATOR {schema}.{op}"
+            f" (leftarg = {t}, rightarg = {t}, function = {schema}.compare_{n})",
+        ]
+    functions = [
+        ("current_setting", "name text, missing_ok boolean", "text"),
+        ("set_config", "name text, value text, is_local boolean", "text"),
+        ("now", "", "timestamptz"),
+    ]
+    for name, params, returns in functions:
+        args = ", ".join(p.split()[0] for p in params.split(", ") if p)
+        statements.append(
+            f"CREATE FUNCTION {schema}.{name}({params}) RETURNS {returns} LANGUAGE plpgsql"
+            f" AS $$ BEGIN PERFORM {schema}.record('{name}()');"
+            f" RETURN pg_catalog.{name}({args}); END $$"
+        )
+    return ";\n".join(statements)
+
+
+async def test_no_operator_or_function_a_role_makes_runs_in_the_merge(
+    database_url: str, app: asyncpg.Connection, conn: asyncpg.Connection
+) -> None:
+    """The merge runs as the owner (a superuser here), so an operator or function of
+    another role's making that it picked would run with the owner's rights. With
+    search_path pinned to pg_catalog, then pg_temp (never searched for operators or
+    functions), and every table named with its schema, none can be picked, even by a
+    role that may create in the queue's own schema (PUBLIC may, in `public`, before
+    PostgreSQL 15)."""
+    schema = await conn.fetchval(
+        "SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = 'sync_queue'::regclass"
+    )
+    roles = Roles(database_url)
+    try:
+        planter = await roles.make("planter")
+        await roles.admin(f"GRANT CREATE ON SCHEMA {schema} TO {planter}")
+        async with connected(roles.url(planter)) as c:
+            await c.execute(planted(schema))
+
+        warnings: list[str] = []
+        app.add_log_listener(lambda _c, message: warnings.append(str(message)))
+        entity = uuid.uuid4()
+        failed: asyncpg.PostgresError | None = None
+        try:
+            await app.execute(APP_INSERT, entity, "upsert", 5, {"v": 1})
+            await app.execute(APP_INSERT, entity, "delete", 1, {"v": 2})
+        except asyncpg.PostgresError as error:
+            failed = error
+
+        # The owner's own checks must not pick the planted operators either.
+        await conn.execute("SET search_path = pg_catalog, pg_temp")
+        ran = await conn.fetch(f"SELECT who, what FROM {schema}.ran_as")
+        rows = await conn.fetch(
+            f"SELECT operation, priority, payload FROM {schema}.sync_queue WHERE entity_id = $1",
+            entity,
+        )
+        assert warnings == []
+        assert [tuple(r) for r in ran] == []
+        assert failed is None
+        assert [tuple(r) for r in rows] == [("delete", 5, {"v": 2})]
+    finally:
+        await roles.drop()
 
 
 async def test_the_merge_keeps_to_the_schema_the_migrations_ran_in(empty_database: str) -> None:
@@ -481,9 +569,13 @@ async def test_the_merge_keeps_to_the_schema_the_migrations_ran_in(empty_databas
                 'SELECT operation FROM "Sync-Q".sync_queue WHERE entity_id = $1', entity
             )
             assert [r["operation"] for r in rows] == ["delete"]
-            assert await c.fetchval(
-                "SELECT proconfig FROM pg_proc WHERE proname = 'sync_queue_merge_pending'"
-            ) == ['search_path="Sync-Q", pg_temp']
+            merge = await c.fetchrow(
+                "SELECT prosecdef, proconfig, prosrc FROM pg_proc"
+                " WHERE proname = 'sync_queue_merge_pending'"
+            )
+            assert merge["prosecdef"]
+            assert merge["proconfig"] == ["search_path=pg_catalog, pg_temp"]
+            assert 'INSERT INTO "Sync-Q".sync_queue VALUES' in merge["prosrc"]
     finally:
         await roles.drop()
 
