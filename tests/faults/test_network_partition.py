@@ -26,12 +26,15 @@ from tests.support import enqueue, wait_for, wait_status
 
 pytestmark = pytest.mark.faults
 
-# Keepalives after 2 s of silence, 1 s apart, 2 unanswered: a dead link is known
-# within 4 s, and unacknowledged bytes are given up on after as long.
-KEEPALIVE = {
+# The daemon on the far side: keepalives after 2 s of silence, 1 s apart, 2
+# unanswered, so a dead link is known within 4 s (and the listener gives up on
+# unacknowledged bytes after as long); quick to try connecting again.
+FAR_SIDE = {
     "SYNCD_DAEMON__KEEPALIVE_IDLE": "2",
     "SYNCD_DAEMON__KEEPALIVE_INTERVAL": "1",
     "SYNCD_DAEMON__KEEPALIVE_COUNT": "2",
+    "SYNCD_DATABASE__CONNECT_TIMEOUT": "2",
+    "SYNCD_DAEMON__RECONNECT_MAX_DELAY": "1",
 }
 NOTICED_WITHIN = 2 + 1 * 2
 RESCUE_AFTER = 3.0  # tests.processes.Daemon's setting
@@ -68,9 +71,7 @@ async def test_a_silent_network_is_noticed_by_keepalives_and_work_resumes(
         link.url(syncd_url),
         wrap=namespace.run,
         SYNCD_DAEMON__POLL_INTERVAL="60",
-        SYNCD_DATABASE__CONNECT_TIMEOUT="2",
-        SYNCD_DAEMON__RECONNECT_MAX_DELAY="1",
-        **KEEPALIVE,
+        **FAR_SIDE,
     )
     await ready(daemon)
     await wait_status(conn, await enqueue(conn, "probe"), "completed")
@@ -110,10 +111,8 @@ async def test_a_worker_cut_off_by_a_silent_network_loses_its_jobs_and_is_fenced
         link.url(syncd_url),
         wrap=namespace.run,
         SYNCD_DATABASE__TCP_USER_TIMEOUT="4",
-        SYNCD_DATABASE__CONNECT_TIMEOUT="2",
-        SYNCD_DAEMON__RECONNECT_MAX_DELAY="1",
         SYNCD_DAEMON__SHUTDOWN_GRACE="1",
-        **KEEPALIVE,
+        **FAR_SIDE,
     )
     # On this host, beside the database: it only rescues, it runs nothing.
     watcher = fleet.start(syncd_url, SYNCD_QUEUES__SYNC__ENABLED="false")
