@@ -20,12 +20,14 @@ the gaps between windows, when nothing may be sent, count against it.
 
 `--lose-responses P` makes the fake drop the answer to each request with probability
 P after running it (the mutation is applied, the client sees a broken connection),
-to show that retried creates make no second item. The retries look the item up and
-update it, which spends budget too: `budget_used` is the complexity spent in the
-measured windows, of what the budget allowed.
+to show that retried creates make no second item. The retries look the item up, with
+its values, and update it only when it differs from the row (a lost create was applied
+with these very values: no update). That spends budget too: `budget_used` is the
+complexity spent in the measured windows, of what the budget allowed.
 
 Prints one JSON line: push_rate_per_s, ceiling_per_s, limit_hits (all of them, and
-warmup_limit_hits), duplicates (items sharing one entity id), and what they come from.
+warmup_limit_hits), duplicates (items sharing one entity id), the requests by root
+field (creates, lookups, updates), and what they come from.
 """
 
 from __future__ import annotations
@@ -166,6 +168,10 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, object]:
         "warmup_limit_hits": len([r for r in hits if r.at < warm_end]),
         "limit_hit_codes": dict(fake.limit_hits),
         "requests": fake.requests,
+        # What the requests were: recoveries show as lookups and updates.
+        "requests_by_field": dict(
+            Counter(f for r in fake.received for f in r.fields if f != "complexity")
+        ),
         "items": len(items),
         "missing": args.contacts - len(per_entity),
         "duplicates": sum(n - 1 for n in per_entity.values() if n > 1),

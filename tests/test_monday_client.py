@@ -13,7 +13,13 @@ from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import ItemGone, MondayRefused, MondayUnavailable
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.retry import Kind, PermanentError, RetryableError, classify
-from tests.monday_support import CONTACTS_BOARD, ORGANIZATIONS_BOARD, fake, monday_settings
+from tests.monday_support import (
+    CONTACTS_BOARD,
+    ORGANIZATIONS_BOARD,
+    assert_valid,
+    fake,
+    monday_settings,
+)
 
 __all__ = ["fake"]
 
@@ -170,3 +176,8 @@ async def test_a_document_outside_the_schema_is_refused_by_the_fake(
     with pytest.raises(PermanentError, match="GRAPHQL_VALIDATION_FAILED"):
         await client.call(bogus, {})
     fake.received.clear()  # not one of syncd's documents: keep it out of the schema check
+
+
+def test_every_document_validates_against_mondays_published_schema() -> None:
+    # Including those a test run may not send (the lookup with values of a retry).
+    assert_valid([document.text for document in documents.ALL])

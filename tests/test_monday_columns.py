@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from syncd import config
+from syncd.fake_monday.boards import Column, Item, check, raw, text
 from syncd.handlers.monday import columns
 from syncd.handlers.monday.settings import ColumnMapping, EntityMapping, MondaySettings
 
@@ -123,6 +124,124 @@ def test_monday_values_are_read_back_into_row_values(
     kind: str, value: str | None, text: str, current: Any, pulled: Any
 ) -> None:
     assert columns.decode(col(kind), value, text, current) == pulled
+
+
+# -- does the item already hold it? (a retried create skips a needless update) ------
+
+CHANGED = '"changed_at":"2026-10-01T09:30:00.123Z"'
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("text", "Engineer"),
+        ("numbers", "-12.5"),
+        ("long_text", "line 1\nline 2"),
+        ("email", "ada@example.com"),
+        ("phone", "+1 202 555 0169"),
+        ("status", "Retail"),
+        ("date", "2024-02-29"),
+        ("date", "2024-02-29T23:30:00+02:00"),
+        ("link", "https://example.com"),
+        ("country", "Germany"),
+    ],
+)
+def test_a_value_monday_stored_as_sent_is_held(kind: str, value: Any) -> None:
+    labels = ["Software", "Retail"]
+    sent = columns.encode(col(kind), value)
+    board = Column("c", kind, "c", labels)
+    item = Item(1, 1, "topics", "Ada", {"c": check(board, sent)}, updated_at="2026-10-01")
+    found = {"id": "c", "type": kind, "value": raw(board, item), "label": text(board, item)}
+    assert columns.holds(col(kind), sent, found)
+    other = columns.encode(col(kind), "Software" if kind == "status" else _other(kind))
+    assert not columns.holds(col(kind), other, found)
+
+
+def _other(kind: str) -> Any:
+    others = {
+        "numbers": "7",
+        "date": "2024-03-01",
+        "country": "FR",
+        "email": "b@example.com",
+        "phone": "+12025550100",
+    }
+    return others.get(kind, "https://other.example")
+
+
+@pytest.mark.parametrize(
+    ("kind", "sent", "stored", "label"),
+    [
+        ("text", "Engineer", '"Engineer"', None),
+        ("numbers", "3.5", '"3.5"', None),
+        (
+            "email",
+            {"email": "a@b.co", "text": "a@b.co"},
+            f'{{"email":"a@b.co","text":"a@b.co",{CHANGED}}}',
+            None,
+        ),
+        ("date", {"date": "2024-01-02"}, f'{{"date":"2024-01-02","time":null,{CHANGED}}}', None),
+        (
+            "phone",
+            {"phone": "+12025550169", "countryShortName": "US"},
+            f'{{"phone":"+12025550169","countryShortName":"US",{CHANGED}}}',
+            None,
+        ),
+        ("status", {"label": "Retail"}, f'{{"index":1,"post_id":null,{CHANGED}}}', "Retail"),
+        ("text", "", None, None),
+        ("email", {}, None, None),
+        ("dropdown", {}, None, None),
+    ],
+)
+def test_mondays_own_fields_and_nulls_are_not_differences(
+    kind: str, sent: Any, stored: str | None, label: str | None
+) -> None:
+    found = {"id": "c", "type": kind, "value": stored, "label": label}
+    assert columns.holds(col(kind), sent, found)
+
+
+@pytest.mark.parametrize(
+    ("kind", "sent", "found"),
+    [
+        # Not the same value, as monday compares it.
+        ("numbers", "3.50", {"type": "numbers", "value": '"3.5"'}),
+        ("text", "Engineer", {"type": "text", "value": '"Engineer "'}),
+        ("text", "x", {"type": "text", "value": None}),
+        ("text", "", {"type": "text", "value": '"x"'}),
+        ("email", {}, {"type": "email", "value": f'{{"email":"a@b.co",{CHANGED}}}'}),
+        (
+            "date",
+            {"date": "2024-01-02", "time": "10:00:00"},
+            {"type": "date", "value": '{"date":"2024-01-02"}'},
+        ),
+        (
+            "phone",
+            {"phone": "2025550169"},
+            {"type": "phone", "value": '{"phone":"2025550169","countryShortName":"US"}'},
+        ),
+        (
+            "status",
+            {"label": "Retail"},
+            {"type": "status", "value": '{"index":1}', "label": "Software"},
+        ),
+        # Doubt: written again.
+        ("status", {"label": "Retail"}, {"type": "status", "value": '{"index":1}'}),
+        (
+            "email",
+            {"email": "a@b.co", "text": "a@b.co"},
+            {"type": "email", "value": '{"email":"a@b.co","text":"a@b.co","unknown":1}'},
+        ),
+        ("text", "42", {"type": "text", "value": "not json"}),
+        ("text", "42", {"type": "text", "value": 42}),
+        ("numbers", "42", {"type": "numbers", "value": "42"}),
+        ("numbers", "42", {"type": "text", "value": '"42"'}),
+        ("dropdown", {"labels": ["a"]}, {"type": "dropdown", "value": f'{{"ids":[1],{CHANGED}}}'}),
+        ("text", "x", None),
+    ],
+)
+def test_any_difference_or_doubt_means_the_column_is_written(
+    kind: str, sent: Any, found: dict[str, Any] | None
+) -> None:
+    assert not columns.holds(col(kind), sent, None if found is None else {"id": "c", **found})
 
 
 def test_the_item_name_is_the_template_filled_from_the_row() -> None:

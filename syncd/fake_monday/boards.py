@@ -63,6 +63,8 @@ class Item:
     state: str = "active"  # active | archived | deleted
     created_at: str = ""
     updated_at: str = ""
+    # When each column was last written: monday's ``changed_at`` in stored values.
+    changed: dict[str, str] = field(default_factory=dict)
     # When it was made on the monotonic clock the fake's limits run on (benches).
     made: float = field(default_factory=time.monotonic)
 
@@ -159,6 +161,7 @@ class Boards:
         now = _now()
         item = Item(self._next_item, board.id, group, checked.pop("name", name), {}, "active", now)
         item.values, item.updated_at = checked, now
+        item.changed = dict.fromkeys(checked, now)
         self._next_item += 1
         self.items[item.id] = item
         return item
@@ -171,8 +174,13 @@ class Boards:
         checked = self._checked(board, values, updating=item.values)
         if "name" in checked:
             item.name = str(checked.pop("name"))
+        now = _now()
+        item.changed = {
+            cid: now if item.values.get(cid) != value else item.changed.get(cid, now)
+            for cid, value in checked.items()
+        }
         item.values = checked
-        item.updated_at = _now()
+        item.updated_at = now
         return item
 
     def archive(self, item_id: Any) -> Item:
@@ -319,9 +327,24 @@ def text(column: Column, item: Item) -> str:
 
 
 def raw(column: Column, item: Item) -> str | None:
-    """monday's ``value`` field: the stored value as a JSON string."""
+    """monday's ``value`` field: the stored value as a JSON string, in monday's shape.
+
+    Plain columns (text, numbers) hold a JSON string. The others hold an object to
+    which monday adds ``changed_at``; a status keeps only its label's index (and a
+    ``post_id``), a dropdown its options' ids, as monday stores them.
+    """
     value = item.values.get(column.id)
-    return None if value is None else json.dumps(value)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return json.dumps(value)
+    stored = dict(value)
+    if column.type == "status":
+        stored = {"index": value["index"], "post_id": None}
+    elif column.type == "dropdown":
+        stored = {"ids": [column.labels.index(label) + 1 for label in value["labels"]]}
+    stored["changed_at"] = item.changed.get(column.id, item.updated_at)
+    return json.dumps(stored, separators=(",", ":"))
 
 
 def _valid_day(day: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,10 @@ from syncd.handlers.monday.settings import ColumnMapping, EntityMapping
 MAX_ITEM_NAME = 255
 
 _PLAIN = frozenset({"text", "numbers"})
+# JSON columns that monday stores with the fields they were written with.
+_STORED_AS_SENT = frozenset({"long_text", "email", "phone", "date", "link", "country"})
+# What monday adds to a stored JSON value by itself.
+_ADDED_BY_MONDAY = frozenset({"changed_at"})
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _PHONE_JUNK = re.compile(r"[\s().\-/]")
 
@@ -103,6 +108,42 @@ def decode(mapping: ColumnMapping, value: str | None, text: str | None, current:
         wants_name = isinstance(current, str) and len(current.strip()) > 2
         return COUNTRIES.get(code, code) if wants_name else code
     return text  # pragma: no cover - Literal
+
+
+def holds(mapping: ColumnMapping, sent: Any, found: Mapping[str, Any] | None) -> bool:
+    """Whether the item's column already holds what sending `sent` would leave there.
+
+    `sent` is what `encode` made; `found` is the item's ``column_values`` entry for
+    the column (``id``, ``type``, ``value``, and ``label`` for a status), as
+    `documents.FIND_ITEM_VALUES` asks for it. ``value`` is monday's stored JSON:
+    compared with `sent` as monday stores each type, less the fields monday adds
+    itself (``changed_at``) and null fields. Any doubt answers False (the column is
+    written again): a missing entry, another column type than the mapping's, a value
+    that is not the JSON expected, or a type whose stored form does not say what was
+    written (a dropdown stores option ids, not labels).
+    """
+    if found is None or found.get("type") != mapping.type:
+        return False
+    kind, stored = mapping.type, found.get("value")
+    if stored is None:
+        return bool(sent == clear(kind))
+    if not isinstance(stored, str) or sent == clear(kind):
+        return False
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return False
+    if kind in _PLAIN:
+        return isinstance(value, str) and value == sent
+    if not isinstance(value, dict) or not isinstance(sent, dict):
+        return False
+    if kind == "status":
+        # monday stores the label's index; the label itself comes with the value.
+        return isinstance(found.get("label"), str) and found.get("label") == sent.get("label")
+    if kind not in _STORED_AS_SENT:
+        return False
+    written = {k: v for k, v in value.items() if v is not None and k not in _ADDED_BY_MONDAY}
+    return written == sent
 
 
 def column_values(mapping: EntityMapping, row: dict[str, Any]) -> dict[str, Any]:

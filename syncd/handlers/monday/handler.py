@@ -9,7 +9,9 @@ the values last pushed is kept in ``monday_items``). Every mutation carries an
 ``Idempotency-Key`` made of the job id and the exact mutation, so a retry replays
 monday's first answer instead of repeating the change. And a create in a retried
 job first looks for the item by the key column that holds our entity id: the
-previous attempt may have made it and lost the answer.
+previous attempt may have made it and lost the answer. That lookup brings the
+item's name and mapped column values along, and when they are exactly what the
+update would write (the lost attempt was applied), no update is sent.
 """
 
 from __future__ import annotations
@@ -65,12 +67,16 @@ class MondaySync:
             ctx.log.debug("monday.unchanged", item_id=known.item_id)
             return
         item_id = known.item_id if known is not None else None
+        up_to_date = False
         if item_id is None and job.attempt > 1:
-            # An earlier attempt may have created the item and lost the answer.
-            item_id = await self._find(entity_id)
-            if item_id is not None:
-                ctx.log.info("monday.item_found", item_id=item_id)
-        if item_id is not None:
+            # An earlier attempt may have created the item and lost the answer, and
+            # when it was applied the item may hold these very values already.
+            found = await self._find_with_values(entity_id)
+            if found is not None:
+                item_id = _item_id(found, "items_page_by_column_values")
+                up_to_date = self._holds(found, name, values)
+                ctx.log.info("monday.item_found", item_id=item_id, up_to_date=up_to_date)
+        if item_id is not None and not up_to_date:
             try:
                 await self._update(job, item_id, name, values)
                 ctx.log.info("monday.item_updated", item_id=item_id)
@@ -129,6 +135,40 @@ class MondaySync:
         page = answer.data.get("items_page_by_column_values") or {}
         found = page.get("items") or []
         return _item_id(found[0], "items_page_by_column_values") if found else None
+
+    async def _find_with_values(self, entity_id: uuid.UUID) -> dict[str, Any] | None:
+        """The item made for `entity_id`, with its name and the mapped columns' values."""
+        answer = await self.client.call(
+            documents.FIND_ITEM_VALUES,
+            {
+                "board": str(self.mapping.board_id),
+                "column": self.mapping.key_column,
+                "value": str(entity_id),
+                "columns": [c.column for c in self.mapping.columns.values()],
+            },
+            board_id=self.mapping.board_id,
+        )
+        page = answer.data.get("items_page_by_column_values") or {}
+        found = page.get("items") or []
+        if not found:
+            return None
+        if not isinstance(found[0], dict):
+            raise MondayUnavailable("monday answered items_page_by_column_values without an item")
+        item: dict[str, Any] = found[0]
+        return item
+
+    def _holds(self, item: dict[str, Any], name: str, values: dict[str, Any]) -> bool:
+        """Whether the update of `item` would change nothing (when unsure: False)."""
+        if item.get("name") != name:
+            return False
+        stored = item.get("column_values")
+        if not isinstance(stored, list):
+            return False
+        by_column = {cv.get("id"): cv for cv in stored if isinstance(cv, dict)}
+        return all(
+            columns.holds(column, values[column.column], by_column.get(column.column))
+            for column in self.mapping.columns.values()
+        )
 
     # -- to_monday: delete ---------------------------------------------------------
 
