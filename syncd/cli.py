@@ -235,7 +235,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     from syncd import status
 
     async def work(conn: asyncpg.Connection) -> int:
-        report = await status.gather(conn)
+        report = await status.gather(conn, settings.daemon.rescue_after)
         print(json.dumps(report, indent=2) if args.json else status.render(report))
         return 0
 

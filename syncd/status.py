@@ -1,4 +1,5 @@
-"""`syncd status`: each queue's health, for an operator and for scripts."""
+"""`syncd status`: each queue's health and the daemons working it, for an operator and
+for scripts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from syncd.queues import QUEUES
 RECENT_FAILURES = 5
 
 
-async def gather(conn: asyncpg.Connection) -> dict[str, Any]:
+async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any]:
     report: dict[str, Any] = {}
     for name, queue in QUEUES.items():
         row = await conn.fetchrow(queries.load("status", queue.table))
@@ -34,6 +35,23 @@ async def gather(conn: asyncpg.Connection) -> dict[str, Any]:
             for f in failures
         ]
         report[name] = entry
+    workers = await conn.fetch(queries.load("workers"))
+    report["workers"] = [
+        {
+            "worker_id": str(w["id"]),
+            "host": w["hostname"],
+            "pid": w["pid"],
+            "started_at": _plain(w["started_at"]),
+            "up_s": w["up_s"],
+            "heard_from_s": w["heard_from_s"],
+            "holding": w["holding"],
+            # Its jobs are due to be taken back by a live worker's next poll.
+            "stale": w["holding"] > 0 and w["heard_from_s"] > rescue_after,
+        }
+        for w in workers
+    ]
+    report["unowned_running_jobs"] = await conn.fetchval(queries.load("unowned"))
+    report["rescue_after_s"] = rescue_after
     return report
 
 
@@ -51,7 +69,8 @@ def _plain(value: Any) -> Any:
 
 def render(report: dict[str, Any]) -> str:
     lines = []
-    for name, q in report.items():
+    for name in QUEUES:
+        q = report[name]
         lines.append(f"{name} queue")
         counts = "  ".join(
             f"{s} {q[s]}" for s in ("pending", "processing", "completed", "failed", "cancelled")
@@ -72,6 +91,26 @@ def render(report: dict[str, Any]) -> str:
                 f"  ! {f['job_id']} {f['status']} attempt {f['attempts']}/{f['max_attempts']}"
                 f" {f['subject']}: {f['error']}"
             )
+    lines.append("workers")
+    if not report["workers"]:
+        lines.append("  none registered")
+    for w in report["workers"]:
+        where = f"{w['worker_id'][:8]} {w['host']}:{w['pid']}  up {_duration(w['up_s'])}"
+        heard = _duration(w["heard_from_s"])
+        if w["stale"]:
+            lines.append(
+                f"  ! {where}  holding {w['holding']}, silent for {heard} (past rescue_after"
+                f" {report['rescue_after_s']:g} s): a live worker takes its jobs back"
+            )
+        elif w["holding"]:
+            lines.append(f"  {where}  holding {w['holding']}, heard from {heard} ago")
+        else:
+            lines.append(f"  {where}  idle, last claim or heartbeat {heard} ago")
+    if report["unowned_running_jobs"]:
+        lines.append(
+            f"  ! {report['unowned_running_jobs']} running job(s) of no registered worker:"
+            " a live worker takes them back"
+        )
     return "\n".join(lines)
 
 

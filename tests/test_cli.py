@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -61,8 +62,53 @@ async def test_status_reports_counts_and_failures(
     assert (sync["pending"], sync["failed"], sync["due"]) == (1, 1, 1)
     assert sync["recent_failures"][0]["error"] == "monday said no"
     assert report["documents"]["pending"] == 0
+    assert report["workers"] == [] and report["unowned_running_jobs"] == 0
     text = syncd(database_url, "status").stdout
     assert "sync queue" in text and "monday said no" in text
+    assert "workers\n  none registered" in text
+
+
+async def test_status_names_the_workers_and_the_stale_ones(
+    database_url: str, conn: asyncpg.Connection
+) -> None:
+    live, idle, dead = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await conn.executemany(
+        "INSERT INTO syncd_workers (id, hostname, pid, started_at, heartbeat_at) "
+        "VALUES ($1, $2, $3, now() - interval '2 hours' - make_interval(secs => $5), "
+        "now() - make_interval(secs => $4))",  # listed oldest first
+        [
+            (live, "app-1", 101, 2.0, 3),
+            (idle, "app-2", 102, 600.0, 2),
+            (dead, "app-3", 103, 45.0, 1),
+        ],
+    )
+    for worker, jobs in ((live, 2), (dead, 3)):
+        for _ in range(jobs):
+            await enqueue(conn, status="processing", attempts=1, worker_id=worker)
+    await enqueue(conn, status="processing", attempts=1)  # no worker: rescued at once
+    report: dict[str, Any] = json.loads(syncd(database_url, "status", "--json").stdout)
+    workers = {w["host"]: w for w in report["workers"]}
+    assert {h: (w["holding"], w["stale"]) for h, w in workers.items()} == {
+        "app-1": (2, False),
+        "app-2": (0, False),  # idle workers do not heartbeat: not stale
+        "app-3": (3, True),  # silent past rescue_after (20 s) with jobs
+    }
+    assert workers["app-3"]["worker_id"] == str(dead) and workers["app-3"]["pid"] == 103
+    assert report["unowned_running_jobs"] == 1
+    text = syncd(database_url, "status").stdout.split("workers\n")[1].splitlines()
+    up = r"up 2\.0 h"  # times pass while the command runs: their figures are patterns
+    assert re.fullmatch(
+        rf"  {str(live)[:8]} app-1:101  {up}  holding 2, heard from \d+\.\d s ago", text[0]
+    )
+    assert re.fullmatch(
+        rf"  {str(idle)[:8]} app-2:102  {up}  idle, last claim or heartbeat 10 min ago", text[1]
+    )
+    assert re.fullmatch(
+        rf"  ! {str(dead)[:8]} app-3:103  {up}  holding 3, silent for 4\d\.\d s \(past "
+        r"rescue_after 20 s\): a live worker takes its jobs back",
+        text[2],
+    )
+    assert text[3] == "  ! 1 running job(s) of no registered worker: a live worker takes them back"
 
 
 async def test_retry_and_cancel(database_url: str, conn: asyncpg.Connection) -> None:

@@ -666,7 +666,7 @@ async def test_an_owner_role_that_is_no_superuser_migrates_and_grants(
             )
             assert [r["operation"] for r in merged] == ["delete"]
             job_id, _ = await jobs.enqueue_sync(conn, "contact", uuid.uuid4())
-            report = await status.gather(conn)
+            report = await status.gather(conn, rescue_after=20.0)
             assert report["sync"]["pending"] == 2
             assert await conn.fetchval("SELECT status FROM sync_queue WHERE id = $1", job_id)
             with pytest.raises(asyncpg.InsufficientPrivilegeError):

@@ -186,7 +186,7 @@ async def _play(workspace: Workspace, show: Show, stack: contextlib.AsyncExitSta
     daemon.start()
     finished = await _work_off(conn, daemon, show)
     await daemon.stop()
-    report = await status.gather(conn)
+    report = await status.gather(conn, settings.daemon.rescue_after)
     print(f"\n$ syncd --config {workspace.config} status\n{status.render(report)}\n", flush=True)
     return 0 if finished else 1
 
