@@ -11,8 +11,10 @@ first, the rescuer takes the job back).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -57,6 +59,9 @@ class Recorder:
         self._idle.set()
         self._writes_in_flight = 0
         self._writing: dict[str, list[tuple[Job, float]]] = {name: [] for name in QUEUES}
+        # Failures and releases being written: their task may have ended (shutdown
+        # cancels it while the shielded write goes on), and the row is still ours.
+        self._settling: dict[str, Counter[uuid.UUID]] = {name: Counter() for name in QUEUES}
 
     @property
     def holding(self) -> int:
@@ -64,8 +69,19 @@ class Recorder:
         return sum(len(batch) for batch in self._done.values()) + self._writes_in_flight
 
     def held_ids(self, queue: str) -> set[uuid.UUID]:
-        """The jobs of `queue` counted in `holding`."""
-        return {job.id for job, _ in (*self._done[queue], *self._writing[queue])}
+        """The jobs of `queue` whose outcome this recorder has yet to write."""
+        held = {job.id for job, _ in (*self._done[queue], *self._writing[queue])}
+        return held | set(self._settling[queue])
+
+    @contextlib.contextmanager
+    def _settles(self, queue: str, jobs: list[Job]) -> Iterator[None]:
+        ids = [job.id for job in jobs]
+        self._settling[queue].update(ids)
+        try:
+            yield
+        finally:
+            self._settling[queue].subtract(ids)
+            self._settling[queue] += Counter()  # drop the ids that reached zero
 
     # -- successes -------------------------------------------------------------
 
@@ -120,6 +136,12 @@ class Recorder:
     async def failed(
         self, job: Job, error: BaseException, duration_ms: float, timed_out: bool = False
     ) -> None:
+        with self._settles(job.queue, [job]):
+            await self._failed(job, error, duration_ms, timed_out)
+
+    async def _failed(
+        self, job: Job, error: BaseException, duration_ms: float, timed_out: bool
+    ) -> None:
         queue = QUEUES[job.queue]
         message = describe(error)
         if timed_out:
@@ -161,7 +183,8 @@ class Recorder:
     async def released(self, queue: Queue, jobs: list[Job]) -> None:
         """Shutdown cut these attempts short (or never started them): back to
         pending, attempts given back."""
-        written = await self._persist(lambda: self._store.release(queue, jobs), patience=5.0)
+        with self._settles(queue.name, jobs):
+            written = await self._persist(lambda: self._store.release(queue, jobs), patience=5.0)
         for job in jobs:
             if job.id in written:
                 self._log.info("job.released", **job_fields(job))

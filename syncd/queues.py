@@ -149,11 +149,11 @@ class Store:
         return [(job_from_row(queue, r), r["outcome"], r["error_message"]) for r in rows]
 
     async def rescue_forgotten(
-        self, queue: Queue, rescue_after: float, held: Collection[uuid.UUID]
+        self, queue: Queue, claimed_before: datetime, held: Collection[uuid.UUID]
     ) -> list[tuple[Job, str, str]]:
         """Take back jobs marked ours that we do not hold (rescue_forgotten.sql)."""
         sql = queries.load("rescue_forgotten", queue.table)
-        rows = await self._fetch(sql, rescue_after, self.worker_id, list(held))
+        rows = await self._fetch(sql, claimed_before, self.worker_id, list(held))
         return [(job_from_row(queue, r), r["outcome"], r["error_message"]) for r in rows]
 
     async def prune(self, queue: Queue, status: str, older_than: float, batch: int) -> int:

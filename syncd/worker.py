@@ -77,6 +77,7 @@ class Worker:
         self._notifier = systemd.Notifier()
         self._store: Store | None = None
         self._failed = False  # a side loop died: exit 1 so systemd restarts us
+        self._claims_in_flight = 0
 
     # -- public ----------------------------------------------------------------
 
@@ -166,7 +167,7 @@ class Worker:
         await heartbeat.beat()
         await self.registry.start(self._pool)
         self._poller = Poller(
-            self.settings, store, self._pool, self._listener, self._due, self._held_ids
+            self.settings, store, self._pool, self._listener, self._due, self._holdings
         )
         await self._poller.poll()  # rescue what a dead predecessor left before claiming
         side: list[tuple[str, Coroutine[Any, Any, None]]] = [
@@ -311,8 +312,12 @@ class Worker:
             assert self._store is not None
             state.fresh = False
             asked = loop.time()
-            jobs = await self._store.claim(state.queue, want)
-            state.claimed(jobs, loop.time() - asked)
+            self._claims_in_flight += 1
+            try:
+                jobs = await self._store.claim(state.queue, want)
+                state.claimed(jobs, loop.time() - asked)
+            finally:
+                self._claims_in_flight -= 1
             if len(jobs) < want:
                 state.wanted = state.fresh
                 assert self._poller is not None
@@ -432,15 +437,22 @@ class Worker:
             held += self._recorder.holding
         return held
 
-    def _held_ids(self, queue: str) -> set[uuid.UUID]:
-        """The jobs of `queue` this worker has: running, claimed ahead, outcome unwritten."""
-        held: set[uuid.UUID] = set()
-        state = self.queues.get(queue)
-        if state is not None:
-            held.update(state.running)
-            held.update(job.id for job in state.ready)
-        if self._recorder is not None:
-            held |= self._recorder.held_ids(queue)
+    def _holdings(self) -> dict[str, set[uuid.UUID]] | None:
+        """The jobs this worker has, per queue: running, claimed ahead, outcome
+        unwritten. None while a claim is in flight: its jobs are ours in the
+        database but not yet known here (its answer may even be lost)."""
+        if self._claims_in_flight:
+            return None
+        held: dict[str, set[uuid.UUID]] = {}
+        for name in QUEUES:
+            ids: set[uuid.UUID] = set()
+            state = self.queues.get(name)
+            if state is not None:
+                ids.update(state.running)
+                ids.update(job.id for job in state.ready)
+            if self._recorder is not None:
+                ids |= self._recorder.held_ids(name)
+            held[name] = ids
         return held
 
     async def _watchdog(self) -> None:

@@ -6,10 +6,15 @@ import asyncio
 import signal
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
+from syncd.handlers import Job
+from syncd.outcomes import Recorder
+from syncd.queues import QUEUES, Store
+from syncd.retry import RetryableError
 from tests.conftest import make_settings
 from tests.plugin import SETUP_SQL
 from tests.processes import Daemon
@@ -185,3 +190,75 @@ async def test_jobs_marked_ours_that_we_do_not_hold_are_taken_back(
 
 async def _ran(handler: Recorded) -> bool:
     return bool(handler.jobs)
+
+
+async def test_a_forgotten_rescue_spares_what_is_held_and_what_was_claimed_after_the_cutoff(
+    database_url: str, conn: asyncpg.Connection
+) -> None:
+    """The statement itself: the poll's cutoff, not the time the UPDATE arrives, decides."""
+    me, other = uuid.uuid4(), uuid.uuid4()
+    ages = {"held": 60, "old": 60, "young": 5, "other's": 60}
+    ids = {}
+    for name, age in ages.items():
+        ids[name] = await enqueue(
+            conn,
+            "noop",
+            status="processing",
+            attempts=1,
+            worker_id=other if name == "other's" else me,
+            last_attempt=datetime.now(UTC) - timedelta(seconds=age),
+        )
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        store = Store(pool, me)
+        cutoff = await conn.fetchval("SELECT now() - interval '20 seconds'")
+        rescued = await store.rescue_forgotten(QUEUES["sync"], cutoff, {ids["held"]})
+    finally:
+        await pool.close()
+    assert [(job.id, status) for job, status, _ in rescued] == [(ids["old"], "pending")]
+    rows = {r["id"]: r["status"] for r in await conn.fetch("SELECT id, status FROM sync_queue")}
+    assert rows == {
+        ids["held"]: "processing",
+        ids["old"]: "pending",
+        ids["young"]: "processing",  # claimed after the cutoff: maybe on its way to us
+        ids["other's"]: "processing",  # another live worker's: rescue.sql's business
+    }
+
+
+async def test_a_failure_still_being_written_counts_as_held_even_after_its_task_ended(
+    database_url: str, conn: asyncpg.Connection
+) -> None:
+    """Shutdown may cancel a job's task while its shielded failure write waits on the
+    database: the row is still ours, and the forgotten rescue must not take it."""
+    me = uuid.uuid4()
+    job_id = await enqueue(conn, "noop", status="processing", attempts=1, worker_id=me)
+    assert job_id is not None
+    job = Job(queue="sync", id=job_id, attempt=1, max_attempts=5, operation="upsert")
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    recorder = Recorder(Store(pool, me), make_settings(database_url), _ignore, _ignore)
+    try:
+        async with conn.transaction():  # the failure write waits on this row's lock
+            await conn.execute("SELECT 1 FROM sync_queue WHERE id = $1 FOR UPDATE", job_id)
+
+            async def attempt() -> None:  # as Worker._attempt writes a failure
+                await asyncio.shield(recorder.failed(job, RetryableError("x"), duration_ms=1.0))
+
+            task = asyncio.create_task(attempt())
+            await asyncio.sleep(0.2)
+            assert recorder.held_ids("sync") == {job_id}
+            task.cancel()  # what shutdown's grace running out does to the job's task
+            await asyncio.gather(task, return_exceptions=True)
+            assert recorder.held_ids("sync") == {job_id}
+        await wait_for(lambda: _not_held(recorder, job_id))
+    finally:
+        await pool.close()
+    row = await conn.fetchrow("SELECT status, attempts FROM sync_queue WHERE id = $1", job_id)
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+
+
+async def _not_held(recorder: Recorder, job_id: uuid.UUID) -> bool:
+    return job_id not in recorder.held_ids("sync")
+
+
+def _ignore(*_: object) -> None:
+    pass

@@ -69,8 +69,8 @@ class Heartbeat:
 
     async def run(self) -> None:
         # On a fixed cadence: a slow beat does not push the next one back (a beat
-        # takes at most 1.5 intervals, so beats land at most 2.5 apart: half of
-        # rescue_after).
+        # takes at most 1.5 intervals, so beats land at most 2.5 intervals apart:
+        # 5/8 of rescue_after).
         loop = asyncio.get_running_loop()
         next_beat = loop.time()
         while True:

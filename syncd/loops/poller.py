@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -41,14 +41,14 @@ class Poller:
         pool: asyncpg.Pool,
         listener: Listener,
         on_due: Callable[[str], None],
-        held: Callable[[str], set[uuid.UUID]],
+        holdings: Callable[[], dict[str, set[uuid.UUID]] | None],
     ) -> None:
         self._settings = settings
         self._store = store
         self._pool = pool
         self._listener = listener
         self._on_due = on_due
-        self._held = held
+        self._holdings = holdings
         self._poke = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._deadline = self._loop.time()
@@ -104,9 +104,14 @@ class Poller:
                 self._wake_at(1.0)
             else:
                 self._wake_at(stale_in + 0.05)
-        if row["mine"] > sum(len(self._held(name)) for name in QUEUES):
-            await self._rescue_forgotten()
-            self._wake_at(self._settings.daemon.rescue_after / 2)
+        # What we hold, taken with no claim in flight (or not at all), and
+        # compared with the rows marked ours: more rows than jobs means some
+        # were forgotten (rescue_forgotten.sql).
+        held = self._holdings()
+        if held is not None and row["mine"] > sum(map(len, held.values())):
+            rescue_after = self._settings.daemon.rescue_after
+            await self._rescue_forgotten(held, db_now - timedelta(seconds=rescue_after))
+            self._wake_at(rescue_after / 2)
 
     def _wake_at(self, seconds: float) -> None:
         self._deadline = min(self._deadline, self._loop.time() + max(0.0, seconds))
@@ -137,12 +142,14 @@ class Poller:
                 return
             self._rescued(queue, rescued)
 
-    async def _rescue_forgotten(self) -> None:
-        rescue_after = self._settings.daemon.rescue_after
+    async def _rescue_forgotten(
+        self, held: dict[str, set[uuid.UUID]], claimed_before: datetime
+    ) -> None:
         for queue in QUEUES.values():
-            held = self._held(queue.name)
             try:
-                rescued = await self._store.rescue_forgotten(queue, rescue_after, held)
+                rescued = await self._store.rescue_forgotten(
+                    queue, claimed_before, held[queue.name]
+                )
             except CONNECTION_ERRORS as exc:
                 self._log.warning("rescue.failed", error=describe(exc))
                 return

@@ -6,10 +6,12 @@
 --   * the database lost writes it had acknowledged (synchronous_commit = off and
 --     a crash, a failover to an asynchronous standby): a job the worker finished
 --     is `processing` again.
--- $3 holds every job the worker still has (running, claimed ahead, its outcome
--- not yet written). Only rows claimed more than $1 seconds ago: a claim whose
--- answer is still on its way is younger than that. Like rescue.sql, the attempt
--- stays counted and the job is due at once.
+-- $3 holds every job the worker had when it looked (running, claimed ahead, its
+-- outcome not yet written), at a moment when no claim of its own was in flight.
+-- $1 is `rescue_after` before the poll that made it look: a claim sent after that
+-- moment stamps a later last_attempt, so a job this worker came to hold since
+-- cannot match, however long this statement took to arrive. Like rescue.sql, the
+-- attempt stays counted and the job is due at once.
 UPDATE {table} q
    SET status = CASE WHEN q.attempts >= q.max_attempts THEN 'failed' ELSE 'pending' END,
        completed_at = CASE WHEN q.attempts >= q.max_attempts THEN now() END,
@@ -19,6 +21,6 @@ UPDATE {table} q
        worker_id = NULL
  WHERE q.status = 'processing'
    AND q.worker_id = $2
-   AND q.last_attempt < now() - make_interval(secs => $1)
+   AND q.last_attempt < $1
    AND q.id <> ALL ($3::uuid[])
 RETURNING q.*, q.status AS outcome
