@@ -57,7 +57,7 @@ class Recorder:
         self._arrived = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._writes_in_flight = 0
+        # The batch being written, per queue (one writer: `run`).
         self._writing: dict[str, list[tuple[Job, float]]] = {name: [] for name in QUEUES}
         # Failures and releases being written: their task may have ended (shutdown
         # cancels it while the shielded write goes on), and the row is still ours.
@@ -66,7 +66,8 @@ class Recorder:
     @property
     def holding(self) -> int:
         """Attempts finished here whose outcome is not in the database yet."""
-        return sum(len(batch) for batch in self._done.values()) + self._writes_in_flight
+        batches = (*self._done.values(), *self._writing.values())
+        return sum(len(batch) for batch in batches)
 
     def held_ids(self, queue: str) -> set[uuid.UUID]:
         """The jobs of `queue` whose outcome this recorder has yet to write."""
@@ -102,12 +103,10 @@ class Recorder:
             if not batch:
                 continue
             self._done[name] = []
-            self._writes_in_flight += len(batch)
             self._writing[name] = batch
             try:
                 await asyncio.shield(self._write_completed(QUEUES[name], batch))
             finally:
-                self._writes_in_flight -= len(batch)
                 self._writing[name] = []
             # Only now, with `holding` down, may the worker hear of it: `--once`
             # decides it is drained on that count.

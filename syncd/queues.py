@@ -146,7 +146,7 @@ class Store:
     async def rescue(self, queue: Queue, rescue_after: float) -> list[tuple[Job, str, str]]:
         """Take back jobs of dead workers: (job as it was, new status, message)."""
         rows = await self._fetch(queries.load("rescue", queue.table), rescue_after, self.worker_id)
-        return [(job_from_row(queue, r), r["outcome"], r["error_message"]) for r in rows]
+        return _taken_back(queue, rows)
 
     async def rescue_forgotten(
         self, queue: Queue, claimed_before: datetime, held: Collection[uuid.UUID]
@@ -154,8 +154,13 @@ class Store:
         """Take back jobs marked ours that we do not hold (rescue_forgotten.sql)."""
         sql = queries.load("rescue_forgotten", queue.table)
         rows = await self._fetch(sql, claimed_before, self.worker_id, list(held))
-        return [(job_from_row(queue, r), r["outcome"], r["error_message"]) for r in rows]
+        return _taken_back(queue, rows)
 
     async def prune(self, queue: Queue, status: str, older_than: float, batch: int) -> int:
         result = await self._execute(queries.load("prune", queue.table), status, older_than, batch)
         return int(result.split()[-1])
+
+
+def _taken_back(queue: Queue, rows: list[asyncpg.Record]) -> list[tuple[Job, str, str]]:
+    """A rescue's rows: (the job as it was, its new status, the message it was given)."""
+    return [(job_from_row(queue, r), r["outcome"], r["error_message"]) for r in rows]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -134,29 +134,26 @@ class Poller:
 
     async def _rescue(self) -> None:
         rescue_after = self._settings.daemon.rescue_after
-        for queue in QUEUES.values():
-            try:
-                rescued = await self._store.rescue(queue, rescue_after)
-            except CONNECTION_ERRORS as exc:
-                self._log.warning("rescue.failed", error=describe(exc))
-                return
-            self._rescued(queue, rescued)
+        await self._take_back(lambda queue: self._store.rescue(queue, rescue_after))
 
     async def _rescue_forgotten(
         self, held: dict[str, set[uuid.UUID]], claimed_before: datetime
     ) -> None:
+        await self._take_back(
+            lambda queue: self._store.rescue_forgotten(queue, claimed_before, held[queue.name])
+        )
+
+    async def _take_back(
+        self, rescue: Callable[[Queue], Awaitable[list[tuple[Job, str, str]]]]
+    ) -> None:
+        """Run `rescue` on each queue; log what it took back and look for due work."""
         for queue in QUEUES.values():
             try:
-                rescued = await self._store.rescue_forgotten(
-                    queue, claimed_before, held[queue.name]
-                )
+                rescued = await rescue(queue)
             except CONNECTION_ERRORS as exc:
                 self._log.warning("rescue.failed", error=describe(exc))
                 return
-            self._rescued(queue, rescued)
-
-    def _rescued(self, queue: Queue, rescued: list[tuple[Job, str, str]]) -> None:
-        for job, status, message in rescued:
-            self._log.warning("job.rescued", **job_fields(job, status=status, error=message))
-        if rescued:
-            self._on_due(queue.name)
+            for job, status, message in rescued:
+                self._log.warning("job.rescued", **job_fields(job, status=status, error=message))
+            if rescued:
+                self._on_due(queue.name)

@@ -190,6 +190,15 @@ async def value(conn: asyncpg.Connection, sql: str, *args: Any) -> Any:
     return await conn.fetchval(sql, *args)
 
 
+async def insert_probes(conn: asyncpg.Connection, count: int, sleep: float = 0.0) -> None:
+    """`count` probe jobs (tests/plugin.py) that each sleep `sleep` seconds, in one go."""
+    await conn.executemany(
+        "INSERT INTO sync_queue (entity_type, entity_id, payload) "
+        "VALUES ('probe', gen_random_uuid(), $1)",
+        [({"sleep": sleep},)] * count,
+    )
+
+
 UNFINISHED = (
     "SELECT 'sync' AS queue, id, status, attempts, next_retry, error_message, entity_type, "
     "entity_id FROM sync_queue WHERE status IN ('pending', 'processing') "

@@ -26,6 +26,7 @@ from tests.faults.support import (
     Secrets,
     drained,
     event,
+    insert_probes,
     ready,
     server_log,
     until,
@@ -69,14 +70,6 @@ def proxy(database_url: str) -> Iterator[Proxy]:
         yield proxy
     finally:
         proxy.close()
-
-
-async def insert_probes(conn: asyncpg.Connection, count: int, sleep: float) -> None:
-    await conn.executemany(
-        "INSERT INTO sync_queue (entity_type, entity_id, payload) "
-        "VALUES ('probe', gen_random_uuid(), $1)",
-        [({"sleep": sleep},)] * count,
-    )
 
 
 async def assert_each_job_ran_to_the_end_alone(conn: asyncpg.Connection, jobs: int) -> None:

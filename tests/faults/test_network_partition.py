@@ -21,7 +21,7 @@ import pytest
 
 from tests.faults.network import Namespace, unavailable
 from tests.faults.proxy import Proxy
-from tests.faults.support import Fleet, drained, event, ready, value, when
+from tests.faults.support import Fleet, drained, event, insert_probes, ready, value, when
 from tests.support import enqueue, wait_for, wait_status
 
 pytestmark = pytest.mark.faults
@@ -149,11 +149,3 @@ async def test_a_worker_cut_off_by_a_silent_network_loses_its_jobs_and_is_fenced
     runs = await conn.fetch("SELECT attempt, finished_at IS NOT NULL AS done FROM probe_runs")
     assert sorted(r["attempt"] for r in runs) == [1] * 5 + [2] * 5
     assert all(r["done"] for r in runs if r["attempt"] == 2)
-
-
-async def insert_probes(conn: asyncpg.Connection, count: int, sleep: float = 0.0) -> None:
-    await conn.executemany(
-        "INSERT INTO sync_queue (entity_type, entity_id, payload) "
-        "VALUES ('probe', gen_random_uuid(), $1)",
-        [({"sleep": sleep},)] * count,
-    )

@@ -123,28 +123,26 @@ class MondaySync:
             raise ItemGone(f"monday has no item {item_id} on board {self.mapping.board_id}")
 
     async def _find(self, entity_id: uuid.UUID) -> int | None:
-        answer = await self.client.call(
-            documents.FIND_ITEM,
-            {
-                "board": str(self.mapping.board_id),
-                "column": self.mapping.key_column,
-                "value": str(entity_id),
-            },
-            board_id=self.mapping.board_id,
-        )
-        page = answer.data.get("items_page_by_column_values") or {}
-        found = page.get("items") or []
-        return _item_id(found[0], "items_page_by_column_values") if found else None
+        """The id of the item made for `entity_id`, if monday has one."""
+        item = await self._lookup(documents.FIND_ITEM, entity_id)
+        return None if item is None else _item_id(item, "items_page_by_column_values")
 
     async def _find_with_values(self, entity_id: uuid.UUID) -> dict[str, Any] | None:
         """The item made for `entity_id`, with its name and the mapped columns' values."""
+        columns = [c.column for c in self.mapping.columns.values()]
+        return await self._lookup(documents.FIND_ITEM_VALUES, entity_id, columns=columns)
+
+    async def _lookup(
+        self, document: documents.Document, entity_id: uuid.UUID, **variables: Any
+    ) -> dict[str, Any] | None:
+        """The first item whose key column holds `entity_id`, as `document` asks for it."""
         answer = await self.client.call(
-            documents.FIND_ITEM_VALUES,
+            document,
             {
                 "board": str(self.mapping.board_id),
                 "column": self.mapping.key_column,
                 "value": str(entity_id),
-                "columns": [c.column for c in self.mapping.columns.values()],
+                **variables,
             },
             board_id=self.mapping.board_id,
         )
