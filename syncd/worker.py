@@ -39,6 +39,9 @@ from syncd.queues import QUEUES, Queue, Store
 from syncd.retry import PermanentError, describe
 from syncd.slots import QueueState
 
+# How long one step of a stop may take once the running jobs are done.
+STOP_STEP_TIMEOUT = 10.0
+
 
 class Worker:
     def __init__(
@@ -221,11 +224,22 @@ class Worker:
         if self._recorder is not None:
             with contextlib.suppress(*db.CONNECTION_ERRORS):
                 await asyncio.wait_for(self._recorder.wait_idle(), timeout=10)
+        # Every step of a stop is bounded, these two as well: a loop caught in a
+        # driver's wait (asyncpg hands a connection back only once the server
+        # confirmed a cancel) or a service that does not stop must not keep the
+        # process from exiting; systemd would kill it at TimeoutStopSec instead.
         for task in self._loops:
             task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await self.registry.stop()
+        if self._loops:
+            _, stuck = await asyncio.wait(self._loops, timeout=STOP_STEP_TIMEOUT)
+            for task in stuck:
+                self.log.warning("daemon.stop_slow", step=f"the {task.get_name()} loop")
+        try:
+            await asyncio.wait_for(self.registry.stop(), timeout=STOP_STEP_TIMEOUT)
+        except TimeoutError:
+            self.log.warning("daemon.stop_slow", step="the handlers' services")
+        except Exception as exc:
+            self.log.warning("daemon.stop_slow", step="the handlers' services", error=describe(exc))
         if self._pool is not None:
             try:
                 await self._pool.execute(queries.load("forget_worker"), self.id, timeout=5)

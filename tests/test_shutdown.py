@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
 import asyncpg
+import pytest
 
+from syncd import worker
+from tests.conftest import make_settings
 from tests.plugin import SETUP_SQL
 from tests.processes import Daemon
-from tests.support import enqueue, wait_for
+from tests.support import (
+    Recorded,
+    capture_logs,
+    enqueue,
+    events,
+    registry_with,
+    running_worker,
+    wait_for,
+)
 
 
 async def test_sigterm_drains_quick_jobs_and_releases_slow_ones(
@@ -28,3 +40,30 @@ async def test_sigterm_drains_quick_jobs_and_releases_slow_ones(
     assert [e["job_id"] for e in daemon.named("job.released")] == [str(slow)]
     names = [e["event"] for e in daemon.events]
     assert names.index("daemon.stopping") < names.index("daemon.stopped")
+
+
+class _NeverStops:
+    """A handler plugin's service whose stop() never returns."""
+
+    async def start(self, pool: asyncpg.Pool) -> None:
+        pass
+
+    async def stop(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_service_that_never_stops_does_not_keep_the_daemon_from_exiting(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker, "STOP_STEP_TIMEOUT", 0.5)
+    registry = registry_with(sync={"noop": Recorded()})
+    registry.add_service(_NeverStops())
+    with capture_logs() as logs:
+        async with running_worker(make_settings(database_url), registry):
+            await wait_for(lambda: _logged(logs, "daemon.ready"))
+    assert [e["step"] for e in events(logs, "daemon.stop_slow")] == ["the handlers' services"]
+    assert events(logs, "daemon.stopped")
+
+
+async def _logged(logs: list[dict[str, object]], name: str) -> bool:
+    return bool(events(logs, name))
