@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from syncd.migrate import migrations_dir
 from tests.support import enqueue
 
 
@@ -182,4 +183,6 @@ def test_migrate_list_and_twice(empty_database: str) -> None:
     listing = syncd(empty_database, "migrate", "--list").stdout
     assert "[x] 0001.host-tables" in listing
     rolled = syncd(empty_database, "migrate", "--rollback").stdout
-    assert "rolled back 0007.merge-as-owner" in rolled
+    steps = migrations_dir().glob("*.sql")
+    newest = sorted(p.stem for p in steps if not p.name.endswith(".rollback.sql"))
+    assert f"rolled back {newest[-1]}" in rolled
