@@ -19,7 +19,7 @@ import docx
 from pypdf import PdfReader, PdfWriter
 from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 
-from syncd.handlers.documents.extraction import Extraction, Request
+from syncd.handlers.documents.file_to_text import Extraction, Request
 from syncd.handlers.documents.paths import locate
 from syncd.handlers.documents.settings import DocumentSettings
 
@@ -153,7 +153,7 @@ def crash(request: Request) -> Extraction:
 
 def hang_on_marker(request: Request) -> Extraction:
     """Hangs on files that contain b'HANG', extracts the rest normally."""
-    from syncd.handlers.documents.extraction import extract
+    from syncd.handlers.documents.file_to_text import extract
 
     if b"HANG" in Path(request.path).read_bytes():
         return hang(request)

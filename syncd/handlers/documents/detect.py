@@ -15,7 +15,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
-from syncd.handlers.documents.extraction import Refused
+from syncd.handlers.documents.file_to_text import Refused
 from syncd.handlers.documents.text import SAMPLE, csv_delimiter
 
 PDF = "pdf"

@@ -25,7 +25,7 @@ import asyncpg
 
 from syncd.handlers import Context, Job
 from syncd.handlers.documents import paths, store
-from syncd.handlers.documents.extraction import Extraction, Request
+from syncd.handlers.documents.file_to_text import Extraction, Request
 from syncd.handlers.documents.pool import Died, ExtractorPool, Failed, TimedOut
 from syncd.handlers.documents.settings import DocumentSettings
 from syncd.retry import PermanentError, RetryableError

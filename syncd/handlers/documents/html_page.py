@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from syncd.handlers.documents.extraction import Content
+from syncd.handlers.documents.file_to_text import Content
 
 # Not <head>: its end tag is optional, and what it holds that shows (the title) is kept.
 _HIDDEN = {"script", "style", "template", "noscript"}

@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from syncd.handlers.documents.extraction import Content
+from syncd.handlers.documents.file_to_text import Content
 
 # How much of a file its kind is judged on.
 SAMPLE = 64 * 1024

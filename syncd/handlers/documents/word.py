@@ -11,7 +11,7 @@ import docx
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from syncd.handlers.documents.extraction import Content, Refused
+from syncd.handlers.documents.file_to_text import Content, Refused
 
 MiB = 1024 * 1024
 _CORE_FIELDS = {

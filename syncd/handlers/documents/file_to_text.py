@@ -1,6 +1,6 @@
 """One file in, its text and metadata out: what an extractor process does per job.
 
-Everything here runs inside an extractor process (see extractor.py), never on the
+Everything here runs inside an extractor process (see extractor_process.py), never on the
 daemon's event loop: parsing is CPU-bound and parsers meet hostile input.
 """
 
