@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import struct
 import time
 import zipfile
 from datetime import datetime
@@ -89,6 +90,25 @@ def docx_with_bloated_part(unpacked_bytes: int) -> bytes:
                 data = data.replace(b"<w:body>", b"<w:body>" + padding, 1)
             target.writestr(item.filename, data)
     return out.getvalue()
+
+
+def lying_about_size(data: bytes, name: str) -> bytes:
+    """`data`, a ZIP, with its directory declaring part `name` 1,000 bytes long.
+
+    zipfile takes sizes from the central directory, and checks only the name in a
+    part's local header.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        start = archive.start_dir  # type: ignore[attr-defined]
+    entry = start
+    out = bytearray(data)
+    while True:
+        size_at = entry + 24
+        name_length, extra_length, comment_length = struct.unpack_from("<HHH", out, entry + 28)
+        if bytes(out[entry + 46 : entry + 46 + name_length]).decode() == name:
+            struct.pack_into("<I", out, size_at, 1000)
+            return bytes(out)
+        entry += 46 + name_length + extra_length + comment_length
 
 
 def zip_with(names: dict[str, bytes]) -> bytes:
