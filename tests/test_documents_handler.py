@@ -169,6 +169,32 @@ async def test_a_path_outside_the_root_fails_permanently_with_a_security_warning
     assert await extraction_row(pool, doc) is None
 
 
+async def test_a_path_the_os_refuses_fails_permanently_naming_the_relative_path(
+    extract: Extract, pool: asyncpg.Pool, settings: Settings, storage: Path
+) -> None:
+    (storage / "a").symlink_to(storage / "b")
+    (storage / "b").symlink_to(storage / "a")
+    looped = await add_document(pool, "a/report.pdf")
+    too_long = await add_document(pool, "x" * 300)
+
+    with capture_logs() as captured:
+        with pytest.raises(PermanentError) as loop:
+            await run(extract, pool, settings, looped)
+        with pytest.raises(PermanentError) as long_name:
+            await run(extract, pool, settings, too_long)
+
+    assert str(loop.value) == (
+        "path refused: storage path 'a/report.pdf' goes round a loop of symlinks (ELOOP)"
+    )
+    assert str(long_name.value).endswith(
+        "(300 characters) is too long for the file system (ENAMETOOLONG)"
+    )
+    assert str(storage) not in str(loop.value) + str(long_name.value)
+    # A loop of symlinks may be someone probing; a name too long is just a bad name.
+    [warning] = events(captured, "document.path_refused")
+    assert (warning["storage_path"], warning["security"]) == ("a/report.pdf", True)
+
+
 async def test_a_document_row_that_is_gone_fails_permanently(
     extract: Extract, pool: asyncpg.Pool, settings: Settings
 ) -> None:
