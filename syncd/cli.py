@@ -16,6 +16,7 @@ import asyncpg
 
 from syncd import __version__, config, db, jobs, logs
 from syncd.config import EX_CONFIG, ConfigError, Settings
+from syncd.terminal import printable
 
 EX_ERROR = 1
 
@@ -159,10 +160,10 @@ def _run(command: Callable[[], int], args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _config_invalid(exc, args)
     except UserError as exc:
-        print(f"syncd: {exc}", file=sys.stderr)
+        print(f"syncd: {printable(exc)}", file=sys.stderr)
         return EX_ERROR
     except (OSError, asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
-        print(f"syncd: database error: {_one_line(exc)}", file=sys.stderr)
+        print(f"syncd: database error: {printable(_one_line(exc))}", file=sys.stderr)
         return EX_ERROR
     except KeyboardInterrupt:
         return 130
@@ -172,7 +173,7 @@ def _config_invalid(exc: ConfigError, args: argparse.Namespace) -> int:
     if args.command == "run":
         logs.setup("info", "auto")
         logs.get().error("config.invalid", error=str(exc))
-    print(f"syncd: {exc}", file=sys.stderr)
+    print(f"syncd: {printable(exc)}", file=sys.stderr)
     return EX_CONFIG
 
 

@@ -10,6 +10,7 @@ import asyncpg
 
 from syncd import queries
 from syncd.queues import QUEUES
+from syncd.terminal import printable
 
 RECENT_FAILURES = 5
 
@@ -89,13 +90,14 @@ def render(report: dict[str, Any]) -> str:
         for f in q["recent_failures"]:
             lines.append(
                 f"  ! {f['job_id']} {f['status']} attempt {f['attempts']}/{f['max_attempts']}"
-                f" {f['subject']}: {f['error']}"
+                f" {printable(f['subject'])}: {printable(f['error'])}"
             )
     lines.append("workers")
     if not report["workers"]:
         lines.append("  none registered")
     for w in report["workers"]:
-        where = f"{w['worker_id'][:8]} {w['host']}:{w['pid']}  up {_duration(w['up_s'])}"
+        host = printable(w["host"])
+        where = f"{w['worker_id'][:8]} {host}:{w['pid']}  up {_duration(w['up_s'])}"
         heard = _duration(w["heard_from_s"])
         if w["stale"]:
             lines.append(
