@@ -69,7 +69,9 @@ async def test_jobs_cancelled_before_the_upgrade_age_from_their_last_attempt(
     empty_database: str,
 ) -> None:
     migrate.apply(empty_database)
-    assert migrate.rollback(empty_database) == "0009.finished-at"
+    # Back to before 0009, whatever came after it.
+    while (rolled := migrate.rollback(empty_database)) != "0009.finished-at":
+        assert rolled is not None
     async with connected(empty_database) as conn:
         await conn.execute(
             "INSERT INTO sync_queue (entity_type, entity_id, status, last_attempt, created_at) "
