@@ -1,0 +1,10 @@
+-- The monday pauses in force, for `syncd status`: every token's (an operator may not
+-- hold the token, so none is picked out), with the time left computed by the database.
+-- Only a prefix of the token's SHA-256 is shown: enough to tell two tokens apart.
+SELECT left(token_id, 12) AS token,
+       paused_until,
+       extract(epoch FROM paused_until - now())::float8 AS remaining,
+       reason
+  FROM monday_pauses
+ WHERE paused_until > now()
+ ORDER BY paused_until DESC
