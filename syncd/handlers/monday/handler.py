@@ -146,12 +146,15 @@ class MondaySync:
             },
             board_id=self.mapping.board_id,
         )
-        page = answer.data.get("items_page_by_column_values") or {}
-        found = page.get("items") if isinstance(page, dict) else None
+        page = answer.data.get("items_page_by_column_values")
+        found = page.get("items") if isinstance(page, dict) else page
         if not found:
             return None
         if not isinstance(found, list) or not isinstance(found[0], dict):
-            raise MondayUnavailable("monday answered items_page_by_column_values without an item")
+            # Not "no item": a delete would complete as a no-op on a garbled answer.
+            raise MondayUnavailable(
+                "monday answered items_page_by_column_values with an unexpected shape"
+            )
         item: dict[str, Any] = found[0]
         return item
 
