@@ -4,10 +4,8 @@ error of the right kind, never a raw decoding or attribute error."""
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,42 +14,19 @@ from syncd.fake_monday import FakeMonday
 from syncd.handlers.monday import operations
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import MondayRefused, MondayUnavailable
-from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.retry import JobError, Kind, classify
-from tests.monday_support import CONTACTS_BOARD, fake, monday_settings
+from tests.monday_support import CONTACTS_BOARD, client, create_variables, fake, open_client
 
-__all__ = ["fake"]
+__all__ = ["client", "fake"]
 
 MiB = 1024 * 1024
 
 
-def create() -> dict[str, object]:
-    return {
-        "board": str(CONTACTS_BOARD),
-        "group": "topics",
-        "name": "Ada",
-        "values": json.dumps({"text_syncd_id": str(uuid.uuid4())}),
-    }
-
-
-async def open_client(fake: FakeMonday, **overrides: object) -> MondayClient:
-    client = MondayClient(monday_settings(fake, **overrides), pauses=MemoryPauses())
-    await client.start(None)
-    return client
-
-
-@pytest.fixture
-async def client(fake: FakeMonday) -> AsyncIterator[MondayClient]:
-    c = await open_client(fake)
-    try:
-        yield c
-    finally:
-        await c.stop()
-
-
 async def failing(client: MondayClient, **kwargs: Any) -> JobError:
     with pytest.raises(JobError) as caught:
-        await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD, **kwargs)
+        await client.call(
+            operations.CREATE_ITEM, create_variables(), board_id=CONTACTS_BOARD, **kwargs
+        )
     return caught.value
 
 
@@ -69,7 +44,7 @@ async def test_an_answer_over_max_response_bytes_is_cut_off_and_retried(
         f"({4 * MiB} bytes); not read"
     )
     # The connection is not left half read: the next call works.
-    await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
+    await client.call(operations.CREATE_ITEM, create_variables(), board_id=CONTACTS_BOARD)
 
 
 async def test_max_response_bytes_is_configurable_and_a_declared_length_is_enough(
@@ -80,7 +55,7 @@ async def test_max_response_bytes_is_configurable_and_a_declared_length_is_enoug
     try:
         error = await failing(client)
         assert "larger than max_response_bytes (2048 bytes)" in str(error)
-        await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
+        await client.call(operations.CREATE_ITEM, create_variables(), board_id=CONTACTS_BOARD)
     finally:
         await client.stop()
 
@@ -94,7 +69,7 @@ async def test_a_redirect_is_not_followed_and_the_mutation_not_posted_elsewhere(
 ) -> None:
     async with FakeMonday() as elsewhere:
         fake.faults.redirect(elsewhere.url, status=status)
-        variables = create()
+        variables = create_variables()
         key = idempotency_key(uuid.uuid4(), operations.CREATE_ITEM, variables)
         with pytest.raises(MondayUnavailable) as caught:
             await client.call(

@@ -4,8 +4,6 @@ whatever ``board_concurrency`` is (SPEC §3)."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import UTC, datetime
 
 import asyncpg
@@ -14,35 +12,19 @@ import pytest
 from syncd.fake_monday import FakeMonday
 from syncd.handlers import Registry
 from syncd.handlers.monday import install, operations
-from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import BoardLocked
-from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.retry import Kind, classify
 from tests.monday_support import (
     CONTACTS_BOARD,
     ORGANIZATIONS_BOARD,
+    create_variables,
     daemon_settings,
     fake,
-    monday_settings,
+    open_client,
 )
 from tests.support import add_contact, capture_logs, enqueue, events, running_worker, wait_for
 
 __all__ = ["fake"]
-
-
-def create(board: int = CONTACTS_BOARD) -> dict[str, object]:
-    return {
-        "board": str(board),
-        "group": None,
-        "name": "Ada",
-        "values": json.dumps({"text_syncd_id": str(uuid.uuid4())}),
-    }
-
-
-async def open_client(fake: FakeMonday, **overrides: object) -> MondayClient:
-    client = MondayClient(monday_settings(fake, **overrides), pauses=MemoryPauses())
-    await client.start(None)
-    return client
 
 
 def seconds_until(moment: datetime) -> float:
@@ -56,18 +38,20 @@ async def test_a_423_snoozes_and_leaves_the_board_alone_until_retry_after(
     fake.faults.lock_board(CONTACTS_BOARD, seconds=3)
     try:
         with capture_logs() as logs, pytest.raises(BoardLocked) as caught:
-            await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
+            await client.call(operations.CREATE_ITEM, create_variables(), board_id=CONTACTS_BOARD)
         assert classify(caught.value) == Kind.RATE_LIMITED
         assert str(caught.value).startswith("monday HTTP 423 ResourceLockedException:")
         assert 2 < seconds_until(caught.value.until) <= 3.1
         sent = fake.requests
         # The board is left alone: the next job for it is snoozed without a request...
         with pytest.raises(BoardLocked, match="locked for"):
-            await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
+            await client.call(operations.CREATE_ITEM, create_variables(), board_id=CONTACTS_BOARD)
         assert fake.requests == sent
         # ...while another board, and the token, are not held up.
         await client.call(
-            operations.CREATE_ITEM, create(ORGANIZATIONS_BOARD), board_id=ORGANIZATIONS_BOARD
+            operations.CREATE_ITEM,
+            create_variables(board=ORGANIZATIONS_BOARD),
+            board_id=ORGANIZATIONS_BOARD,
         )
     finally:
         await client.stop()
@@ -90,7 +74,7 @@ async def test_mondays_lock_error_in_an_answer_is_a_lock_too(fake: FakeMonday) -
     fake.faults.fail(200, body=locked)
     try:
         with pytest.raises(BoardLocked) as caught:
-            await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
+            await client.call(operations.CREATE_ITEM, create_variables(), board_id=CONTACTS_BOARD)
     finally:
         await client.stop()
     assert 6 < seconds_until(caught.value.until) <= 7.1

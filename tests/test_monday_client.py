@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,32 +10,17 @@ from syncd.fake_monday import TOKEN, FakeMonday
 from syncd.handlers.monday import operations
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import ItemGone, MondayRefused, MondayUnavailable
-from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.retry import Kind, PermanentError, classify
 from tests.monday_support import (
     CONTACTS_BOARD,
     ORGANIZATIONS_BOARD,
     assert_valid,
+    client,
     fake,
-    monday_settings,
+    open_client,
 )
 
-__all__ = ["fake"]
-
-
-async def open_client(fake: FakeMonday, **overrides: object) -> MondayClient:
-    client = MondayClient(monday_settings(fake, **overrides), pauses=MemoryPauses())
-    await client.start(None)
-    return client
-
-
-@pytest.fixture
-async def client(fake: FakeMonday) -> AsyncIterator[MondayClient]:
-    c = await open_client(fake)
-    try:
-        yield c
-    finally:
-        await c.stop()
+__all__ = ["client", "fake"]
 
 
 def create(name: str = "Ada", **values: object) -> dict[str, object]:

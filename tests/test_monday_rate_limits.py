@@ -23,6 +23,7 @@ from tests.monday_support import (
     daemon_settings,
     fake,
     monday_settings,
+    too_many,
 )
 from tests.support import (
     add_contact,
@@ -37,17 +38,6 @@ from tests.support import (
 __all__ = ["fake"]
 
 FIND = {"board": str(CONTACTS_BOARD), "column": "text_syncd_id", "value": "nobody"}
-
-
-def too_many(code: str = "MINUTE_RATE_LIMIT_EXCEEDED", retry: int = 30) -> dict[str, object]:
-    return {
-        "errors": [
-            {
-                "message": "Rate Limit Exceeded",
-                "extensions": {"code": code, "retry_in_seconds": retry},
-            }
-        ]
-    }
 
 
 async def started(client: MondayClient) -> MondayClient:

@@ -18,23 +18,12 @@ from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import MondayLimited
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.retry import Kind, classify
-from tests.monday_support import CONTACTS_BOARD, fake, monday_settings
+from tests.monday_support import CONTACTS_BOARD, fake, monday_settings, too_many
 from tests.support import add_contact, capture_logs, enqueue, events, job_row
 
 __all__ = ["fake"]
 
 FIND = {"board": str(CONTACTS_BOARD), "column": "text_syncd_id", "value": "nobody"}
-
-
-def limit(code: str = "MINUTE_RATE_LIMIT_EXCEEDED", retry: Any = 30) -> dict[str, Any]:
-    return {
-        "errors": [
-            {
-                "message": "Rate Limit Exceeded",
-                "extensions": {"code": code, "retry_in_seconds": retry},
-            }
-        ]
-    }
 
 
 def seconds_until(moment: datetime) -> float:
@@ -57,8 +46,8 @@ async def limited(fake: FakeMonday, **overrides: Any) -> MondayLimited:
 @pytest.mark.parametrize(
     ("body", "headers"),
     [
-        (limit(retry=1e9), {}),
-        (limit(retry=30), {"Retry-After": "1000000000"}),
+        (too_many(retry=1e9), {}),
+        (too_many(retry=30), {"Retry-After": "1000000000"}),
         ({"errors": [{"message": "Rate Limit Exceeded"}]}, {"Retry-After": "1e9"}),
         ({"error_code": "RATE_LIMIT_EXCEEDED", "error_data": {"retry_in_seconds": 1e9}}, {}),
     ],
@@ -79,7 +68,7 @@ async def test_an_absurd_wait_is_cut_to_max_pause(
 
 
 async def test_the_daily_limit_waits_for_midnight_up_to_max_daily_pause(fake: FakeMonday) -> None:
-    fake.faults.fail(429, body=limit("DAILY_LIMIT_EXCEEDED", retry=1e9))
+    fake.faults.fail(429, body=too_many("DAILY_LIMIT_EXCEEDED", retry=1e9))
     error = await limited(fake)
     assert 86390 < seconds_until(error.until) <= 86400
     fake.faults.fail(429, body={"errors": [{"extensions": {"code": "DAILY_LIMIT_EXCEEDED"}}]})
@@ -101,7 +90,7 @@ async def test_the_daily_limit_waits_for_midnight_up_to_max_daily_pause(fake: Fa
 async def test_a_wait_that_is_no_number_is_a_limit_with_the_default_pause(
     fake: FakeMonday, retry: Any, header: str | None
 ) -> None:
-    body = limit(retry=retry) if retry is not None else {"errors": [{"message": "slow down"}]}
+    body = too_many(retry=retry) if retry is not None else {"errors": [{"message": "slow down"}]}
     fake.faults.fail(429, body=body, headers={"Retry-After": header} if header else {})
     error = await limited(fake)
     assert 50 < seconds_until(error.until) <= 60
@@ -113,7 +102,7 @@ async def test_status_shows_the_pause_and_monday_resume_ends_it_everywhere_at_on
 ) -> None:
     client = MondayClient(monday_settings(fake))
     await client.start(pool)
-    fake.faults.fail(429, body=limit("DAILY_LIMIT_EXCEEDED", retry=1e9))
+    fake.faults.fail(429, body=too_many("DAILY_LIMIT_EXCEEDED", retry=1e9))
     contact = await add_contact(conn)
     job_id = await enqueue(conn, entity_id=contact)
     try:
