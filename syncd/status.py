@@ -54,6 +54,7 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
     report["monday_pauses"] = [
         {
             "token": p["token"],
+            "board_id": p["board_id"],
             "until": _plain(p["paused_until"]),
             "remaining_s": p["remaining"],
             "reason": p["reason"],
@@ -121,8 +122,9 @@ def render(report: dict[str, Any]) -> str:
             " a live worker takes them back"
         )
     for p in report.get("monday_pauses", []):
+        what = f"monday board {p['board_id']} locked" if p["board_id"] else "monday paused"
         lines.append(
-            f"monday paused until {p['until']} ({_duration(p['remaining_s'])} more): {p['reason']}"
+            f"{what} until {p['until']} ({_duration(p['remaining_s'])} more): {p['reason']}"
             " (`syncd monday resume` ends it)"
         )
     return "\n".join(lines)

@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
+from syncd import monday_commands, status
 from syncd.fake_monday import FakeMonday
 from syncd.handlers import Registry
 from syncd.handlers.monday import install, operations
+from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import BoardLocked
 from syncd.retry import Kind, classify
 from tests.monday_support import (
@@ -20,6 +22,7 @@ from tests.monday_support import (
     create_variables,
     daemon_settings,
     fake,
+    monday_settings,
     open_client,
 )
 from tests.support import add_contact, capture_logs, enqueue, events, running_worker, wait_for
@@ -58,6 +61,40 @@ async def test_a_423_snoozes_and_leaves_the_board_alone_until_retry_after(
     [locked] = events(logs, "monday.board_locked")
     assert locked["board_id"] == CONTACTS_BOARD and not events(logs, "monday.rate_limited")
     assert [len(lock.arrived) for lock in fake.locks] == [0]
+
+
+async def test_a_lock_is_shared_through_the_database_shown_and_resumable(
+    fake: FakeMonday, pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    settings = monday_settings(fake)
+    first, second = MondayClient(settings), MondayClient(settings)
+    await first.start(pool)
+    await second.start(pool)
+    fake.faults.lock_board(CONTACTS_BOARD, seconds=60)
+    try:
+        with pytest.raises(BoardLocked):
+            await first.call(operations.CREATE_ITEM, create_variables(), board_id=CONTACTS_BOARD)
+        # Another daemon on the token leaves the board alone without learning it itself.
+        with pytest.raises(BoardLocked, match="locked for"):
+            await second.call(operations.CREATE_ITEM, create_variables(), board_id=CONTACTS_BOARD)
+        assert fake.requests == 1
+        report = await status.gather(conn, rescue_after=20.0)
+        [lock] = report["monday_pauses"]
+        assert lock["board_id"] == str(CONTACTS_BOARD)
+        assert f"monday board {CONTACTS_BOARD} locked until" in status.render(report)
+        # The token itself is not paused: other boards go on.
+        await second.call(
+            operations.CREATE_ITEM,
+            create_variables(board=ORGANIZATIONS_BOARD),
+            board_id=ORGANIZATIONS_BOARD,
+        )
+        [ended] = await monday_commands.resume(conn)
+        assert ended.reason == "ResourceLockedException"
+        fake.locks.clear()  # monday lifted it too
+        await second.call(operations.CREATE_ITEM, create_variables(), board_id=CONTACTS_BOARD)
+    finally:
+        await first.stop()
+        await second.stop()
 
 
 async def test_mondays_lock_error_in_an_answer_is_a_lock_too(fake: FakeMonday) -> None:

@@ -9,7 +9,13 @@ unified format (``errors[].extensions.code``), or in the legacy top-level
 
 Everything a test may want to assert on is counted: `requests`, the requests that
 arrived while the fake had told a client to wait (`requests_during_pause`), every
-`received` request with its headers and document, and the `limit_hits` by code.
+`received` request with its headers and document, the `limit_hits` by code, and
+each timed board lock with the mutations that arrived while it held (`locks`).
+
+Besides monday's own answers, faults can make it answer as monday (or something in
+between) should not: any status with any body and headers (a 429 naming an absurd or
+infinite wait, a 413), raw bytes (garbage, or hundreds of MiB streamed without being
+held), and redirects to another host.
 """
 
 from __future__ import annotations
@@ -101,7 +107,6 @@ class FakeMonday:
         # The latest moment the fake told any client to come back at (monotonic).
         self.paused_until = 0.0
         self._stored: dict[tuple[str, str], Stored] = {}
-        self._retry_after: float | None = None  # of the answer being made
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -316,8 +321,7 @@ class FakeMonday:
         )
         if isinstance(result, asyncio.Future | asyncio.Task):  # pragma: no cover - sync resolvers
             result = await result
-        self._retry_after = None
-        status, answer = self._result(result, legacy)
+        status, answer, retry_after = self._result(result, legacy)
         if stored is not None:
             if status == 423:  # nothing happened: a retry must run, not replay
                 self._stored.pop((token, key or ""), None)
@@ -326,7 +330,7 @@ class FakeMonday:
                 stored.expires = time.monotonic() + IDEMPOTENCY_TTL
         if self.faults.take("lose_response", record.fields) is not None:
             return None
-        return self._json(status, answer, retry_after=self._retry_after)
+        return self._json(status, answer, retry_after=retry_after)
 
     def _limited(self, cost: int, legacy: bool) -> web.Response | None:
         """A 429 when any limit is reached, else None. Nothing is spent here."""
@@ -392,30 +396,31 @@ class FakeMonday:
         self.limit_hits[code] += 1
         self.paused_until = max(self.paused_until, time.monotonic() + retry)
 
-    def _result(self, result: Any, legacy: bool) -> tuple[int, dict[str, Any]]:
+    def _result(self, result: Any, legacy: bool) -> tuple[int, dict[str, Any], float | None]:
+        """The status, the body and the Retry-After (seconds) of an executed request."""
         errors = []
         for error in result.errors or []:
             original = error.original_error
             if isinstance(original, graph.HttpFailure):
-                if original.retry_after is not None:
-                    self._retry_after = original.retry_after
-                return original.status, _unified(original.code, original.message, original.status)
+                body = _unified(original.code, original.message, original.status)
+                return original.status, body, original.retry_after
             if isinstance(original, MondayError):
                 errors.append((original, error))
             else:
                 errors.append((MondayError("INTERNAL_SERVER_ERROR", str(error)), error))
         if not errors:
-            return 200, {"data": result.data}
+            return 200, {"data": result.data}, None
         first, _ = errors[0]
         status = first.status
         if legacy:
-            return status, {
+            legacy_body = {
                 "error_code": first.code,
                 "error_message": first.message,
                 "error_data": first.data,
                 "status_code": status,
                 "account_id": ACCOUNT_ID,
             }
+            return status, legacy_body, None
         formatted = []
         for original, error in errors:
             item = error.formatted
@@ -425,7 +430,7 @@ class FakeMonday:
                 "error_data": original.data,
             }
             formatted.append(item)
-        return status, {"data": result.data, "errors": formatted}
+        return status, {"data": result.data, "errors": formatted}, None
 
     def _error(self, status: int, code: str, message: str, legacy: bool) -> web.Response:
         if legacy:

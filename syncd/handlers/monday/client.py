@@ -6,10 +6,10 @@ Every call goes through the same four steps, in this order:
    concurrent mutations of one board, they end in 423 locks);
 2. wait until the call fits in monday's budgets (`pacing.Pacer`), or snooze the job
    when that is further off than ``max_wait``;
-3. check that the board is not locked (a 423 leaves it alone until the time monday
-   named, whatever ``board_concurrency``) and that no pause is in force for the
-   token in ``monday_pauses`` (another syncd process may have hit a limit a moment
-   ago, or an operator may have ended the pause with ``syncd monday resume``);
+3. check in ``monday_pauses`` that the board is not locked (a 423 leaves it alone
+   until the time monday named, whatever ``board_concurrency``) and that no pause is
+   in force for the token (another syncd process may have hit a limit a moment ago,
+   or an operator may have ended the pause with ``syncd monday resume``);
 4. send, read at most ``max_response_bytes`` of the answer (redirects are not
    followed: a mutation is never re-posted elsewhere), learn the cost and the
    budgets from it, and turn errors into syncd's three kinds (`errors.classify`).
@@ -88,8 +88,6 @@ class MondayClient:
         self._pauses = pauses
         self._session: aiohttp.ClientSession | None = None
         self._boards: dict[int, asyncio.Semaphore] = {}
-        # board id -> until when (monotonic) monday said the board is locked
-        self._locked: dict[int, float] = {}
         self._pause_reason = ""
         self._pause_seen = False  # a pause was in force: log monday.resumed after it
         self.waits = errors.Waits(
@@ -139,7 +137,7 @@ class MondayClient:
                 log.debug("monday.paced", budget=exc.budget, wait_s=round(exc.seconds, 3))
                 raise RateLimited(str(exc), self._wall(exc.seconds)) from None
             try:
-                self._check_board(board_id)
+                await self._check_board(board_id)
                 await self._check_pause()
                 return await self._send(document, variables, idempotency_key, ticket, board_id)
             finally:
@@ -154,19 +152,19 @@ class MondayClient:
         async with slot:
             yield
 
-    def _check_board(self, board_id: int | None) -> None:
+    async def _check_board(self, board_id: int | None) -> None:
         """Refuse to send to a board monday said is locked, until the time it named."""
-        if board_id is None or board_id not in self._locked:
+        if board_id is None:
             return
-        left = self._locked[board_id] - asyncio.get_running_loop().time()
-        if left <= 0:
-            del self._locked[board_id]
-            return
-        raise errors.BoardLocked(
-            f"monday board {board_id} is locked for {left:.1f} s more",
-            self._wall(left),
-            "board_locked",
-        )
+        assert self._pauses is not None, "MondayClient.start() was not called"
+        lock = await self._pauses.current(board_id)
+        if lock is not None:
+            left = min(lock.remaining, self.waits.max_pause)
+            raise errors.BoardLocked(
+                f"monday board {board_id} is locked for {left:.1f} s more ({lock.reason})",
+                self._wall(left),
+                lock.reason,
+            )
 
     async def _check_pause(self) -> None:
         """Refuse to send while a pause is in force, from this process or another.
@@ -296,17 +294,18 @@ class MondayClient:
         classified = [errors.classify(p, now, self.waits) for p in found]
         error = next((e for e in classified if isinstance(e, errors.MondayLimited)), classified[0])
         if isinstance(error, errors.BoardLocked):
-            self._lock(board_id, error, now)
+            await self._lock(board_id, error, now)
         elif isinstance(error, errors.MondayLimited):
             await self._pause(error, now)
         raise error
 
-    def _lock(self, board_id: int | None, error: errors.BoardLocked, now: datetime) -> None:
-        """Leave a locked board alone until monday's time, whatever board_concurrency."""
+    async def _lock(self, board_id: int | None, error: errors.BoardLocked, now: datetime) -> None:
+        """Leave a locked board alone until monday's time, in every process, whatever
+        board_concurrency; other boards go on."""
+        assert self._pauses is not None
         seconds = (error.until - now).total_seconds()
         if board_id is not None:
-            until = asyncio.get_running_loop().time() + seconds
-            self._locked[board_id] = max(self._locked.get(board_id, 0.0), until)
+            await self._pauses.extend(seconds, error.code, board_id)
         log.warning(
             "monday.board_locked",
             board_id=board_id,
