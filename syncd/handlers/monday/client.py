@@ -176,7 +176,7 @@ class MondayClient:
         pause = await self._pauses.current()
         if pause is not None:
             # A pause written before max_pause existed (or by a bug) still ends in time.
-            left = min(pause.remaining, self.waits.max_pause + self.waits.max_daily_pause)
+            left = min(pause.remaining, self.waits.longest)
             if not self._pause_seen:
                 # Learnt from the database: another process hit the limit.
                 log.info(
@@ -330,9 +330,8 @@ class MondayClient:
         )
 
     def _wall(self, seconds: float) -> datetime:
-        """The moment `seconds` from now, the wait capped at max_pause (+ the daily cap)."""
-        longest = self.waits.max_pause + self.waits.max_daily_pause
-        seconds = self.waits.seconds(seconds, self.waits.lock_pause, cap=longest)
+        """The moment `seconds` from now, the wait capped at the longest pause allowed."""
+        seconds = self.waits.seconds(seconds, self.waits.lock_pause, cap=self.waits.longest)
         return datetime.now(UTC) + timedelta(seconds=seconds)
 
 

@@ -102,6 +102,11 @@ class Waits:
     # A limit that names no usable wait.
     limit_pause: float = 60.0
 
+    @property
+    def longest(self) -> float:
+        """The longest pause any answer can cause."""
+        return max(self.max_pause, self.max_daily_pause)
+
     def seconds(self, named: float | None, default: float, cap: float | None = None) -> float:
         """`named` if it is a sane number of seconds, else `default`; at most the cap."""
         if named is None or not math.isfinite(named) or named < 0:
