@@ -77,7 +77,7 @@ class ItemGone(MondayRefused):
 
 
 class MondayUnavailable(RetryableError):
-    """A passing fault: network, timeout, 5xx, a locked board, an unexpected answer."""
+    """A passing fault: network, timeout, 5xx, a redirect, an unexpected answer."""
 
 
 class MondayLimited(RateLimited):
