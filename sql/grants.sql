@@ -21,7 +21,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE
    ON sync_queue, document_processing_queue, syncd_workers, monday_items
    TO :"runtime";
 -- Upserts only: nothing in syncd deletes from these.
-GRANT SELECT, INSERT, UPDATE ON monday_pauses, document_extractions TO :"runtime";
+GRANT SELECT, INSERT, UPDATE ON document_extractions TO :"runtime";
+-- A limit hit writes a pause; `syncd monday resume` deletes it.
+GRANT SELECT, INSERT, UPDATE, DELETE ON monday_pauses TO :"runtime";
 
 -- == runtime: the host application's tables (run this part as their owner) =========
 

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import asyncpg
 
-from syncd import __version__, config, db, jobs, logs
+from syncd import __version__, config, db, jobs, logs, monday_commands
 from syncd.config import EX_CONFIG, ConfigError, Settings
 from syncd.terminal import printable
 
@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cf = sub.add_parser("config", help="check or show the configuration")
     cf.add_argument("action", choices=["check", "show"])
+
+    monday_commands.add_parser(sub, Parser)
 
     dm = sub.add_parser(
         "demo",
@@ -332,6 +334,14 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monday(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> int:
+        print(await monday_commands.run(conn, args))
+        return 0
+
+    return _with_connection(settings, work)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from syncd import demo
 
@@ -352,4 +362,5 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "cancel": cmd_cancel,
     "purge": cmd_purge,
     "config": cmd_config,
+    "monday": cmd_monday,
 }

@@ -52,6 +52,16 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
         for w in workers
     ]
     report["unowned_running_jobs"] = await conn.fetchval(queries.load("unowned"))
+    report["monday_pauses"] = [
+        {
+            "token": p["token"],
+            "board_id": p["board_id"],
+            "until": _plain(p["paused_until"]),
+            "remaining_s": p["remaining"],
+            "reason": p["reason"],
+        }
+        for p in await conn.fetch(queries.load("monday_pauses_active"))
+    ]
     report["rescue_after_s"] = rescue_after
     return report
 
@@ -112,6 +122,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"  ! {report['unowned_running_jobs']} running job(s) of no registered worker:"
             " a live worker takes them back"
+        )
+    for p in report.get("monday_pauses", []):
+        what = f"monday board {p['board_id']} locked" if p["board_id"] else "monday paused"
+        lines.append(
+            f"{what} until {p['until']} ({_duration(p['remaining_s'])} more): {p['reason']}"
+            " (`syncd monday resume` ends it)"
         )
     return "\n".join(lines)
 

@@ -366,6 +366,16 @@ async def test_the_operator_commands_work_as_the_runtime_role(
     queued = syncd(url, "enqueue", "document", str(doc), "extract").stdout.strip()
     assert (await job_row(conn, uuid.UUID(queued), DOCUMENTS))["status"] == "pending"
 
+    # A monday pause shows in status, and `monday resume` (a DELETE) ends it.
+    await conn.execute(
+        "INSERT INTO monday_pauses (token_id, paused_until, reason) "
+        "VALUES ('abc', now() + interval '1 hour', 'DAILY_LIMIT_EXCEEDED')"
+    )
+    report = json.loads(syncd(url, "status", "--json").stdout)
+    assert [p["reason"] for p in report["monday_pauses"]] == ["DAILY_LIMIT_EXCEEDED"]
+    assert "DAILY_LIMIT_EXCEEDED" in syncd(url, "monday", "resume").stdout
+    assert await conn.fetchval("SELECT count(*) FROM monday_pauses") == 0
+
 
 async def pending(conn: asyncpg.Connection, entity_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
