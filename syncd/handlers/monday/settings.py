@@ -25,20 +25,20 @@ Errors raised here carry pydantic's location, so `syncd config check` names the 
 from __future__ import annotations
 
 import os
-import re
 import string
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     field_validator,
     model_validator,
 )
+
+from syncd.config import PositiveDuration
 
 # The column types syncd knows how to write (and read back for to_npd).
 ColumnType = Literal[
@@ -55,21 +55,6 @@ ColumnType = Literal[
 ]
 
 CREDENTIAL = "monday-token"
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def _seconds(value: object) -> object:
-    # The same duration spelling as the rest of syncd.toml ("500ms", "30s", "2m").
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", value)
-        if not match:
-            raise ValueError("expected seconds or a duration such as 500ms, 30s, 2m")
-        return float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    return value
-
-
-Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 
 
 def _identifier(value: str) -> str:
@@ -189,7 +174,7 @@ class MondaySettings(BaseModel):
     api_version: str = Field(default="2026-10", pattern=r"^\d{4}-\d{2}$")
     token: SecretStr | None = None
     token_file: Path | None = None
-    timeout: Seconds = 60.0
+    timeout: PositiveDuration = 60.0
     # Connections to monday, whatever the queue's concurrency.
     max_connections: int = Field(default=10, ge=1, le=1000)
     # Requests in flight against one board at a time: monday advises against
@@ -197,7 +182,7 @@ class MondaySettings(BaseModel):
     board_concurrency: int = Field(default=1, ge=1, le=100)
     # A job waits this long inside its attempt for the budget to refill; a longer
     # wait snoozes the job instead (RateLimited), so a slot is not held idle.
-    max_wait: Seconds = 15.0
+    max_wait: PositiveDuration = 15.0
     # Part of each budget the pacer leaves unspent, for other users of the token.
     reserve: float = Field(default=0.0, ge=0.0, lt=1.0)
     entities: dict[str, EntityMapping] = Field(default_factory=dict)
