@@ -9,11 +9,13 @@ log line or ``config show`` ever prints them.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import re
 import sys
 import tomllib
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -32,7 +34,15 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from syncd import dsn
 
 if TYPE_CHECKING:
     # For readers and mypy only: at run time these sections are whatever model the
@@ -86,6 +96,13 @@ class DatabaseSettings(Section):
     # Pooled connections: how long sent bytes may go unacknowledged (TCP_USER_TIMEOUT)
     # before the connection is given up; 0 leaves it to the kernel (some 15 minutes).
     tcp_user_timeout: Duration = 60.0
+
+    @field_validator("url", "listen_url")
+    @classmethod
+    def _usable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            dsn.check(value.get_secret_value())
+        return value
 
 
 class DaemonSettings(Section):
@@ -297,6 +314,8 @@ def read_secret(path: Path | str | None, credential: str) -> str | None:
                 raise ConfigError(f"secret file {candidate} does not exist") from None
         except OSError as exc:
             raise ConfigError(f"cannot read secret file {candidate}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"secret file {candidate} is not UTF-8 text") from None
     return None
 
 
@@ -331,23 +350,79 @@ def find_config_file(explicit: str | None) -> Path | None:
 
 
 def load(path: str | None = None, **overrides: Any) -> Settings:
-    """Read and validate the settings; raise ConfigError naming the bad key."""
+    """Read and validate the settings; raise ConfigError naming the bad key and
+    where its value came from (the file, or the environment variable)."""
     config_file = find_config_file(path)
     values: dict[str, Any] = {}
     if config_file is not None:
         try:
-            values = tomllib.loads(config_file.read_text(encoding="utf-8"))
+            values = tomllib.loads(config_file.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{config_file}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#x}); "
+                "save it as UTF-8"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_file}: not valid TOML: {exc}") from None
         except OSError as exc:
             raise ConfigError(f"cannot read {config_file}: {exc.strerror}") from None
+    file_values = copy.deepcopy(values)
     _deep_update(values, overrides)
     try:
         settings = Settings(**values)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, config_file)) from None
+        raise ConfigError(_explain(exc, config_file, file_values)) from None
+    except SettingsError:
+        raise ConfigError(_unreadable_variable()) from None
     settings.source = str(config_file) if config_file else None
     return settings
+
+
+class _OneVariable(EnvSettingsSource):
+    """The environment source reading one variable alone, to find the unreadable one."""
+
+    def __init__(self, name: str, value: str) -> None:
+        self._only = {name.lower(): value}
+        super().__init__(Settings)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._only
+
+
+def _variables() -> dict[str, str]:
+    prefix = Settings.model_config.get("env_prefix", "")
+    return {k: v for k, v in os.environ.items() if k.upper().startswith(prefix)}
+
+
+def _unreadable_variable() -> str:
+    # pydantic-settings names the field, not the variable; try each variable alone.
+    for name, value in sorted(_variables().items()):
+        try:
+            _OneVariable(name, value)()
+        except SettingsError:
+            return f"invalid config: ${name}: not valid JSON for a list or table: {value[:40]!r}"
+    return "invalid config: a SYNCD_* environment variable cannot be parsed"
+
+
+def _origin(
+    loc: tuple[int | str, ...], file_values: dict[str, Any], config_file: Path | None
+) -> str:
+    """Where the value at `loc` came from: an environment variable, the file, or neither."""
+    variables = {name.upper(): name for name in _variables()}
+    for depth in range(len(loc), 0, -1):
+        name = "SYNCD_" + "__".join(str(part) for part in loc[:depth]).upper()
+        if name in variables:
+            return f" (from ${variables[name]})"
+    node: Any = file_values
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            break
+        node = node[part]
+    else:
+        return f" (in {config_file})"
+    if loc and loc[0] in file_values and config_file is not None:
+        return f" (in {config_file})"
+    return ""
 
 
 def _deep_update(target: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -358,30 +433,21 @@ def _deep_update(target: dict[str, Any], extra: dict[str, Any]) -> None:
             target[key] = value
 
 
-def _explain(exc: ValidationError, config_file: Path | None) -> str:
-    where = f" in {config_file}" if config_file else ""
+def _explain(exc: ValidationError, config_file: Path | None, file_values: dict[str, Any]) -> str:
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key"
-        problems.append(f"{key}: {message}")
-    return f"invalid config{where}: " + "; ".join(problems)
+        problems.append(f"{key}: {message}{_origin(error['loc'], file_values, config_file)}")
+    return "invalid config: " + "; ".join(problems)
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
     """The settings as plain data with every secret replaced, for `config show`."""
     data = settings.model_dump(mode="json")
-    data["database"]["url"] = redact_url(settings.database.url.get_secret_value())
+    data["database"]["url"] = dsn.redact(settings.database.url.get_secret_value())
     if settings.database.listen_url is not None:
-        data["database"]["listen_url"] = redact_url(settings.database.listen_url.get_secret_value())
+        data["database"]["listen_url"] = dsn.redact(settings.database.listen_url.get_secret_value())
     return data
-
-
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

@@ -195,6 +195,13 @@ class MondaySettings(BaseModel):
                 raise ValueError(f"entity type {name!r}: must be 1 to 50 characters")
         return value
 
+    @field_validator("token")
+    @classmethod
+    def _one_header_line(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _check_token(value.get_secret_value(), "token")
+        return value
+
     @model_validator(mode="after")
     def _token_when_needed(self) -> MondaySettings:
         if self.token is not None and self.token_file is not None:
@@ -206,6 +213,12 @@ class MondaySettings(BaseModel):
                 "token: required when monday.entities are configured "
                 f"(set token, token_file, or the systemd credential {CREDENTIAL!r})"
             )
+        if self.token is None and (self.token_file or _credential()):
+            # Read now, so that a token that cannot be sent is refused at start (78).
+            try:
+                self.resolve_token()
+            except ValueError as exc:
+                raise ValueError(str(exc).removeprefix("monday.")) from None
         return self
 
     def has_token(self) -> bool:
@@ -228,9 +241,19 @@ class MondaySettings(BaseModel):
             text = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ValueError(f"monday.token_file: cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"monday.token_file: {path} is not UTF-8 text") from None
         if not text:
             raise ValueError(f"monday.token_file: {path} is empty")
+        _check_token(text, f"monday.token_file: {path}")
         return SecretStr(text)
+
+
+def _check_token(token: str, where: str) -> None:
+    # The token is sent as a header: a CR or LF in it would end the header early
+    # (and aiohttp refuses it only when the first request is made).
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in token):
+        raise ValueError(f"{where} holds a control character (a line break?); a token is one line")
 
 
 def _credential() -> Path | None:
