@@ -155,6 +155,8 @@ def _route_library_logs(out: TextIO, shared: list[Processor], rendering: list[Pr
             root.removeHandler(old)
     handler._syncd = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    # Python's warnings (a library's DeprecationWarning) too, not raw lines on stderr.
+    logging.captureWarnings(True)
 
 
 def _plain_event(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
