@@ -34,6 +34,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -200,7 +201,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML file arrives as init values; the environment overrides it.
-        return (env_settings, init_settings)
+        return (_Environment(settings_cls), init_settings)
 
     @field_validator("monday", "documents", mode="before")
     @classmethod
@@ -378,7 +379,21 @@ def load(path: str | None = None, **overrides: Any) -> Settings:
     return settings
 
 
-class _OneVariable(EnvSettingsSource):
+class _Environment(EnvSettingsSource):
+    """SYNCD_* variables, read against each handler section's own model, so that
+    `SYNCD_MONDAY__ENTITIES='{...}'` is decoded as JSON as any table of syncd's is."""
+
+    def prepare_field_value(
+        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
+    ) -> Any:
+        if field_name in BUILT_IN and field_name in section_models():
+            field = FieldInfo.from_annotation(section_models()[field_name])
+        elif field_name == "handlers":
+            field = FieldInfo.from_annotation(_plugin_sections_model(tuple(sys.path)))
+        return super().prepare_field_value(field_name, field, value, value_is_complex)
+
+
+class _OneVariable(_Environment):
     """The environment source reading one variable alone, to find the unreadable one."""
 
     def __init__(self, name: str, value: str) -> None:

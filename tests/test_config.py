@@ -266,3 +266,15 @@ def test_a_monday_token_with_a_line_break_is_refused_wherever_it_comes_from(
         config.load(write(tmp_path, ""))
     (credentials / "monday-token").write_text("abc-def\n")
     assert config.load(write(tmp_path, "")).monday.resolve_token().get_secret_value() == "abc-def"
+
+
+def test_a_handler_section_takes_json_tables_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entities = {"contact": {"table": "contacts", "board_id": 5, "key_column": "text_syncd_id"}}
+    monkeypatch.setenv("SYNCD_MONDAY__ENTITIES", json.dumps(entities))
+    monkeypatch.setenv("SYNCD_MONDAY__TOKEN", "tok")
+    monkeypatch.setenv("SYNCD_DOCUMENTS__TIMEOUT", "2m")
+    s = config.load(write(tmp_path, "[monday]\nmax_wait = 5\n"))
+    assert s.monday.entities["contact"].board_id == 5 and s.monday.max_wait == 5
+    assert s.documents.timeout == 120
