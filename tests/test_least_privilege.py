@@ -1,9 +1,9 @@
 """The least-privilege roles (README: "Database roles and privileges").
 
-With nothing but the GRANTs in sql/grants.sql, the runtime role runs the daemon (both
+With nothing but the GRANTs in syncd/sql/grants.sql, the runtime role runs the daemon (both
 handlers, retries, snoozes, rescue, retention, heartbeats) and the operator commands,
 and the application's role enqueues, merges included, with INSERT alone: the merge
-trigger runs as the queue's owner (migrations/0007), with its search_path pinned to
+trigger runs as the queue's owner (syncd/migrations/0007), with its search_path pinned to
 pg_catalog and pg_temp and its table named with the queue's schema, so no operator,
 function or table another role makes can run or be written to with the owner's rights.
 Neither role can change the schema or read what it was not given. An owner role that is
@@ -49,12 +49,12 @@ from tests.test_cli import syncd
 
 __all__ = ["fake"]
 
-GRANTS = Path(__file__).resolve().parent.parent / "sql" / "grants.sql"
+GRANTS = Path(__file__).resolve().parent.parent / "syncd" / "sql" / "grants.sql"
 DOCUMENTS = "document_processing_queue"
 
 
 def grants_sql(**roles: str) -> str:
-    """sql/grants.sql as `psql -v runtime=... -v app=...` runs it: :"name" is the quoted role."""
+    """syncd/sql/grants.sql as `psql -v runtime=... -v app=...` runs it (:"name": a quoted role)."""
 
     def role(match: re.Match[str]) -> str:
         return '"' + roles[match.group(1)].replace('"', '""') + '"'
@@ -110,7 +110,7 @@ class Granted:
 
 @pytest.fixture
 async def granted(database_url: str) -> AsyncIterator[Granted]:
-    """A runtime and an application role with exactly the GRANTs of sql/grants.sql."""
+    """A runtime and an application role with exactly the GRANTs of syncd/sql/grants.sql."""
     roles = Roles(database_url)
     try:
         runtime, app = await roles.make("runtime"), await roles.make("app")

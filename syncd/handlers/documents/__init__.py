@@ -7,16 +7,14 @@ under the storage root (paths.py), and hands it to an extractor process
 `Extraction` (file_to_text.py); the handler then upserts `document_extractions`.
 
 Installed through the `syncd.handlers` entry point like any third-party handler.
+Importing this package imports nothing else: `syncd config check` reads the
+[documents] section through settings.py alone, without the extractor pool.
 """
 
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING
-
-from syncd.handlers import DOCUMENTS
-from syncd.handlers.documents.handler import Extract
-from syncd.handlers.documents.pool import ExtractorPool
 
 if TYPE_CHECKING:
     from syncd.config import Settings
@@ -26,6 +24,10 @@ OPERATION = "extract"
 
 
 def install(registry: Registry, settings: Settings) -> None:
+    from syncd.handlers import DOCUMENTS
+    from syncd.handlers.documents.handler import Extract
+    from syncd.handlers.documents.pool import ExtractorPool
+
     extractors = ExtractorPool(settings.documents, size=extractor_count(settings))
     registry.add_service(extractors)
     registry.add(DOCUMENTS, OPERATION, Extract(settings.documents, extractors))

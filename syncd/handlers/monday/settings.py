@@ -25,20 +25,20 @@ Errors raised here carry pydantic's location, so `syncd config check` names the 
 from __future__ import annotations
 
 import os
-import re
 import string
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     field_validator,
     model_validator,
 )
+
+from syncd.config import PositiveDuration
 
 # The column types syncd knows how to write (and read back for to_npd).
 ColumnType = Literal[
@@ -55,21 +55,6 @@ ColumnType = Literal[
 ]
 
 CREDENTIAL = "monday-token"
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def _seconds(value: object) -> object:
-    # The same duration spelling as the rest of syncd.toml ("500ms", "30s", "2m").
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", value)
-        if not match:
-            raise ValueError("expected seconds or a duration such as 500ms, 30s, 2m")
-        return float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    return value
-
-
-Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 
 
 def _identifier(value: str) -> str:
@@ -189,7 +174,7 @@ class MondaySettings(BaseModel):
     api_version: str = Field(default="2026-10", pattern=r"^\d{4}-\d{2}$")
     token: SecretStr | None = None
     token_file: Path | None = None
-    timeout: Seconds = 60.0
+    timeout: PositiveDuration = 60.0
     # Connections to monday, whatever the queue's concurrency.
     max_connections: int = Field(default=10, ge=1, le=1000)
     # Requests in flight against one board at a time: monday advises against
@@ -197,17 +182,17 @@ class MondaySettings(BaseModel):
     board_concurrency: int = Field(default=1, ge=1, le=100)
     # A job waits this long inside its attempt for the budget to refill; a longer
     # wait snoozes the job instead (RateLimited), so a slot is not held idle.
-    max_wait: Seconds = 15.0
+    max_wait: PositiveDuration = 15.0
     # Part of each budget the pacer leaves unspent, for other users of the token.
     reserve: float = Field(default=0.0, ge=0.0, lt=1.0)
     # The longest wait one answer from monday can impose (retry_in_seconds,
     # Retry-After, a board lock): a larger or absurd figure is cut to this, so one
     # bad answer cannot stop the work for days. The daily limit has its own cap,
     # since its honest wait (until midnight UTC) runs up to a day.
-    max_pause: Seconds = 3600.0
-    max_daily_pause: Seconds = 86400.0
+    max_pause: PositiveDuration = 3600.0
+    max_daily_pause: PositiveDuration = 86400.0
     # How long a locked board is left alone when monday does not say.
-    lock_pause: Seconds = 5.0
+    lock_pause: PositiveDuration = 5.0
     # An answer larger than this is cut off and the attempt retried: a sane answer
     # is a few KiB, and the whole body is held in memory to parse it.
     max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
@@ -221,6 +206,13 @@ class MondaySettings(BaseModel):
                 raise ValueError(f"entity type {name!r}: must be 1 to 50 characters")
         return value
 
+    @field_validator("token")
+    @classmethod
+    def _one_header_line(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _check_token(value.get_secret_value(), "token")
+        return value
+
     @model_validator(mode="after")
     def _token_when_needed(self) -> MondaySettings:
         if self.token is not None and self.token_file is not None:
@@ -232,6 +224,12 @@ class MondaySettings(BaseModel):
                 "token: required when monday.entities are configured "
                 f"(set token, token_file, or the systemd credential {CREDENTIAL!r})"
             )
+        if self.token is None and (self.token_file or _credential()):
+            # Read now, so that a token that cannot be sent is refused at start (78).
+            try:
+                self.resolve_token()
+            except ValueError as exc:
+                raise ValueError(str(exc).removeprefix("monday.")) from None
         return self
 
     def has_token(self) -> bool:
@@ -254,9 +252,19 @@ class MondaySettings(BaseModel):
             text = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ValueError(f"monday.token_file: cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"monday.token_file: {path} is not UTF-8 text") from None
         if not text:
             raise ValueError(f"monday.token_file: {path} is empty")
+        _check_token(text, f"monday.token_file: {path}")
         return SecretStr(text)
+
+
+def _check_token(token: str, where: str) -> None:
+    # The token is sent as a header: a CR or LF in it would end the header early
+    # (and aiohttp refuses it only when the first request is made).
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in token):
+        raise ValueError(f"{where} holds a control character (a line break?); a token is one line")
 
 
 def _credential() -> Path | None:

@@ -3,7 +3,7 @@
 -- Run after `syncd migrate`, and again after every upgrade (GRANT is idempotent), as a
 -- superuser or as the owners of the tables:
 --
---   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -v runtime=syncd -v app=crm -f sql/grants.sql
+--   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -v runtime=syncd -v app=crm -f "$(python -c 'import syncd.migrate as m; print(m.grants_file())')"
 --
 --   runtime  the role `syncd run` and the operator commands (status, retry, cancel,
 --            purge, enqueue) log in as
