@@ -22,6 +22,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE
    TO :"runtime";
 -- Upserts only: nothing in syncd deletes from these.
 GRANT SELECT, INSERT, UPDATE ON monday_pauses, document_extractions TO :"runtime";
+-- The console's and the bulk commands' audit trail: written once, never changed.
+GRANT SELECT, INSERT ON syncd_audit TO :"runtime";
 
 -- == runtime: the host application's tables (run this part as their owner) =========
 

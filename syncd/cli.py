@@ -14,8 +14,9 @@ from typing import Any, NoReturn
 
 import asyncpg
 
-from syncd import __version__, config, db, jobs, logs
+from syncd import __version__, config, db, jobs, logs, operate
 from syncd.config import EX_CONFIG, ConfigError, Settings
+from syncd.inspect import BadFilter
 
 EX_ERROR = 1
 
@@ -88,10 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     which = rt.add_mutually_exclusive_group(required=True)
     which.add_argument("job_id", nargs="?", type=_uuid)
     which.add_argument("--failed", action="store_true", help="every failed job in QUEUE")
+    operate.add_filters(rt, status=False)
+    rt.add_argument("--dry-run", action="store_true", help="with --failed: only say which")
 
     cn = sub.add_parser("cancel", help="cancel a pending or failed job")
     cn.add_argument("queue", choices=["sync", "documents"], metavar="QUEUE")
-    cn.add_argument("job_id", type=_uuid)
+    which = cn.add_mutually_exclusive_group(required=True)
+    which.add_argument("job_id", nargs="?", type=_uuid)
+    which.add_argument("--pending", action="store_true", help="every pending job in QUEUE")
+    operate.add_filters(cn, status=False)
+    cn.add_argument("--dry-run", action="store_true", help="with --pending: only say which")
+
+    operate.add_jobs_command(sub)
 
     sub.add_parser("purge", help="delete completed and cancelled jobs past retention now")
 
@@ -158,7 +167,7 @@ def _run(command: Callable[[], int], args: argparse.Namespace) -> int:
         return command()
     except ConfigError as exc:
         return _config_invalid(exc, args)
-    except UserError as exc:
+    except (UserError, BadFilter) as exc:
         print(f"syncd: {exc}", file=sys.stderr)
         return EX_ERROR
     except (OSError, asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
@@ -276,9 +285,8 @@ def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(conn: asyncpg.Connection) -> int:
         if args.failed:
-            n = await jobs.retry_failed(conn, queue)
-            print(f"{n} failed {queue.name} job(s) due now")
-            return 0
+            return await operate.bulk(conn, args, "retry")
+        _single_job_only(args)
         try:
             await jobs.retry(conn, queue, args.job_id)
         except (jobs.JobNotFound, ValueError) as exc:
@@ -293,6 +301,9 @@ def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
     queue = jobs.queue_named(args.queue)
 
     async def work(conn: asyncpg.Connection) -> int:
+        if args.pending:
+            return await operate.bulk(conn, args, "cancel")
+        _single_job_only(args)
         try:
             await jobs.cancel(conn, queue, args.job_id)
         except (jobs.JobNotFound, ValueError) as exc:
@@ -301,6 +312,21 @@ def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     return _with_connection(settings, work)
+
+
+def _single_job_only(args: argparse.Namespace) -> None:
+    used = [f for f in ("entity", "document", "kind", "error", "since") if getattr(args, f)]
+    if used or args.dry_run:
+        flag = "--failed" if args.command == "retry" else "--pending"
+        raise UserError(f"filters and --dry-run go with {flag}, not with one JOB_ID")
+
+
+def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    return _with_connection(settings, lambda conn: operate.jobs(conn, args))
+
+
+def cmd_job(settings: Settings, args: argparse.Namespace) -> int:
+    return _with_connection(settings, lambda conn: operate.job(conn, args))
 
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
@@ -349,6 +375,8 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "enqueue": cmd_enqueue,
     "retry": cmd_retry,
     "cancel": cmd_cancel,
+    "jobs": cmd_jobs,
+    "job": cmd_job,
     "purge": cmd_purge,
     "config": cmd_config,
 }
