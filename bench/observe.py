@@ -42,9 +42,9 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import fresh_database, server  # noqa: E402
-from syncd import db, inspect, overview, queries, status  # noqa: E402
-from syncd.queues import QUEUES, SYNC_QUEUE  # noqa: E402
+from bench.common import fresh_database, server
+from syncd import db, inspect, overview, queries, status
+from syncd.queues import QUEUES, SYNC_QUEUE
 
 DATABASE = "syncd_observe"
 CHUNK = 1_000_000
@@ -66,7 +66,9 @@ SELECT CASE WHEN i % 3 = 0 THEN 'organization' ELSE 'contact' END,
        CASE WHEN s.status <> 'pending' THEN t.created END,
        CASE WHEN s.status <> 'pending' THEN t.created + interval '1 second' END,
        CASE WHEN s.status = 'failed' THEN
-           '[{"attempt": 1, "at": "2026-01-01T00:00:00Z", "outcome": "retry", "error": "HTTP 500", "duration_ms": 120, "worker": "bench"}]'::jsonb
+           jsonb_build_array(jsonb_build_object(
+               'attempt', 1, 'at', t.created, 'outcome', 'retry', 'error', 'HTTP 500',
+               'duration_ms', 120, 'worker', 'bench'))
        ELSE '[]'::jsonb END
   FROM generate_series($1::bigint, $2::bigint) i,
        LATERAL (SELECT CASE WHEN i % 1000 < 10 THEN 'pending'
@@ -114,7 +116,9 @@ async def measure(url: str, runs: int) -> dict[str, Any]:
     await db.init_connection(conn)
     await inspect.reading_session(conn)
     try:
-        rows = await conn.fetchval("SELECT reltuples::bigint FROM pg_class WHERE relname = 'sync_queue'")
+        rows = await conn.fetchval(
+            "SELECT reltuples::bigint FROM pg_class WHERE relname = 'sync_queue'"
+        )
         failed_id = await conn.fetchval(
             "SELECT id FROM sync_queue WHERE status = 'failed' ORDER BY created_at DESC LIMIT 1"
         )
