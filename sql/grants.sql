@@ -24,6 +24,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE
 GRANT SELECT, INSERT, UPDATE ON monday_pauses, document_extractions TO :"runtime";
 -- The console's and the bulk commands' audit trail: written once, never changed.
 GRANT SELECT, INSERT ON syncd_audit TO :"runtime";
+-- `syncd run` and `syncd doctor` check that the schema is current.
+GRANT SELECT ON syncd_migrations TO :"runtime";
 
 -- == runtime: the host application's tables (run this part as their owner) =========
 

@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the demo kept in --dir DIR again, until Ctrl-C; runs no jobs",
     )
 
+    dr = sub.add_parser("doctor", help="check config, database, LISTEN, tables, monday, storage")
+    dr.description = "One line per check: OK, WARN or FAIL with a fix. Exits 1 when any FAILs."
+
     return p
 
 
@@ -149,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.serve and args.dir is None:
             parser.error("demo --serve needs --dir DIR, the directory a demo was kept in")
         return _run(lambda: cmd_demo(args), args)
+    if args.command == "doctor":
+        from syncd import doctor
+
+        # The doctor reports a bad config as one of its findings instead of stopping.
+        return _run(lambda: doctor.run(args.config), args)
     try:
         settings = config.load(args.config)
     except ConfigError as exc:
@@ -216,6 +224,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         registry = handlers.load(settings)
     except handlers.PluginError as exc:
         raise UserError(str(exc)) from None
+    from syncd.doctor import schema_problem
+
+    problem = asyncio.run(schema_problem(settings))
+    if problem:
+        print(f"syncd: {problem}", file=sys.stderr)
+        return EX_CONFIG
     worker = Worker(settings, registry, once=args.once, reread=lambda: config.load(args.config))
     asyncio.run(worker.run())
     return 0
