@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the demo kept in --dir DIR again, until Ctrl-C; runs no jobs",
     )
 
+    sub.add_parser(
+        "web",
+        help="serve the operator console ([web] listen, default 127.0.0.1:8765)",
+        description="The operator console: overview, jobs, workers, monday, audit, actions.",
+    )
+
     dr = sub.add_parser("doctor", help="check config, database, LISTEN, tables, monday, storage")
     dr.description = "One line per check: OK, WARN or FAIL with a fix. Exits 1 when any FAILs."
 
@@ -343,6 +349,12 @@ def cmd_job(settings: Settings, args: argparse.Namespace) -> int:
     return _with_connection(settings, lambda conn: operate.job(conn, args))
 
 
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    from syncd.web.app import serve
+
+    return serve(settings)
+
+
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     from syncd.loops.pruner import prune
     from syncd.queues import Store
@@ -391,6 +403,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "cancel": cmd_cancel,
     "jobs": cmd_jobs,
     "job": cmd_job,
+    "web": cmd_web,
     "purge": cmd_purge,
     "config": cmd_config,
 }

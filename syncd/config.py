@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from syncd.handlers.documents.settings import DocumentSettings
 from syncd.handlers.monday.settings import MondaySettings
+from syncd.web.settings import WebSettings
 
 SEARCH_PATH = (Path("syncd.toml"), Path("/etc/syncd/syncd.toml"))
 EX_CONFIG = 78  # sysexits.h: the unit file's RestartPreventExitStatus
@@ -147,6 +148,7 @@ class Settings(BaseSettings):
     documents: DocumentSettings = Field(default_factory=DocumentSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     # Where the settings came from, for `config show`; not a setting itself.
     source: str | None = Field(default=None, exclude=True)
