@@ -247,3 +247,54 @@ async def bulk(conn: asyncpg.Connection, args: argparse.Namespace, action: str) 
     print()
     sys.stdout.flush()
     return 0
+
+
+def unhandled_kind(settings: Any, queue: str, kind: str) -> str | None:
+    """A warning when no handler is configured for `kind`: such a job fails at run time."""
+    from syncd import handlers
+
+    try:
+        known = handlers.load(settings).kinds(queue)
+    except handlers.PluginError:
+        return None  # `syncd run` reports a broken plugin; enqueueing is not the place
+    if kind in known:
+        return None
+    what = "entity type" if queue == "sync" else "operation"
+    return (
+        f"warning: no handler is configured for {what} {kind!r} (known: "
+        f"{', '.join(known) or 'none'}); the job will fail when it runs"
+    )
+
+
+async def purge_counts(
+    conn: asyncpg.Connection, completed: float, cancelled: float
+) -> dict[str, int]:
+    """What `syncd purge` would delete per queue (`--dry-run`)."""
+    from syncd import queries
+    from syncd.queues import QUEUES
+
+    counts: dict[str, int] = {}
+    for name, queue in QUEUES.items():
+        n = 0
+        for status, age in (("completed", completed), ("cancelled", cancelled)):
+            n += await conn.fetchval(queries.load("purge_count", queue.table), status, age)
+        counts[name] = n
+    return counts
+
+
+async def rows_a_rollback_drops(conn: asyncpg.Connection, rollback_sql: str) -> dict[str, int]:
+    """The queue tables that `rollback_sql` drops and that still hold rows, with a count."""
+    from syncd.queues import QUEUES
+
+    held: dict[str, int] = {}
+    for queue in QUEUES.values():
+        if re.search(rf"DROP\s+TABLE\s+(IF\s+EXISTS\s+)?{queue.table}\b", rollback_sql, re.I):
+            if await conn.fetchval("SELECT to_regclass($1)", queue.table) is None:
+                continue
+            # Only whether there are rows, and a count when cheap: EXISTS first.
+            if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {queue.table})"):
+                held[queue.table] = await conn.fetchval(
+                    "SELECT greatest(reltuples::bigint, 1) FROM pg_class WHERE oid = $1::regclass",
+                    queue.table,
+                )
+    return held

@@ -87,10 +87,12 @@ def render(report: dict[str, Any]) -> str:
             f"last hour {q['completed_last_hour']}; failed last hour {q['failed_last_hour']}"
         )
         for f in q["recent_failures"]:
-            lines.append(
-                f"  ! {f['job_id']} {f['status']} attempt {f['attempts']}/{f['max_attempts']}"
-                f" {f['subject']}: {f['error']}"
+            where = (
+                f"failed for good at attempt {f['attempts']}"
+                if f["status"] == "failed"
+                else f"{f['status']} after attempt {f['attempts']}/{f['max_attempts']}"
             )
+            lines.append(f"  ! {f['job_id']} {where} {f['subject']}: {f['error']}")
     lines.append("workers")
     if not report["workers"]:
         lines.append("  none registered")
