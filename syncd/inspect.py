@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,22 +132,21 @@ async def bulk_retry(
     conn: asyncpg.Connection, queue: Queue, ids: list[uuid.UUID]
 ) -> list[uuid.UUID]:
     """Make the chosen failed jobs due now; returns those that were."""
-    done: list[uuid.UUID] = []
-    for start in range(0, len(ids), BULK_PAGE):
-        chunk = ids[start : start + BULK_PAGE]
-        rows = await conn.fetch(queries.load(f"retry_jobs_{queue.name}"), chunk)
-        done.extend(r["id"] for r in rows)
-    return done
+    return await _in_chunks(conn, queries.load(f"retry_jobs_{queue.name}"), ids)
 
 
 async def bulk_cancel(
     conn: asyncpg.Connection, queue: Queue, ids: list[uuid.UUID]
 ) -> list[uuid.UUID]:
     """Cancel the chosen pending jobs; returns those that were."""
+    return await _in_chunks(conn, queries.load("cancel_jobs", queue.table), ids)
+
+
+async def _in_chunks(conn: asyncpg.Connection, sql: str, ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    # Bounded statements: a bulk action over 100,000 jobs holds no lock for long.
     done: list[uuid.UUID] = []
     for start in range(0, len(ids), BULK_PAGE):
-        chunk = ids[start : start + BULK_PAGE]
-        rows = await conn.fetch(queries.load("cancel_jobs", queue.table), chunk)
+        rows = await conn.fetch(sql, ids[start : start + BULK_PAGE])
         done.extend(r["id"] for r in rows)
     return done
 
@@ -208,7 +208,7 @@ async def job_page(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) ->
     )
 
 
-def subject(queue: str, job: dict[str, Any]) -> str:
+def subject(queue: str, job: Mapping[str, Any]) -> str:
     if queue == "sync":
         return f"{job['entity_type']} {job['entity_id']} {job['operation']} {job['direction']}"
     return f"document {job['document_id']} {job['operation']}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from syncd import queries
+from syncd import inspect, queries
 from syncd.queues import QUEUES
 
 RECENT_FAILURES = 5
@@ -27,7 +27,7 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
                 "status": f["status"],
                 "attempts": f["attempts"],
                 "max_attempts": f["max_attempts"],
-                "subject": _subject(name, f),
+                "subject": inspect.subject(name, f),
                 "error": f["error_message"],
                 "last_attempt": _plain(f["last_attempt"]),
                 "next_retry": _plain(f["next_retry"]),
@@ -53,12 +53,6 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
     report["unowned_running_jobs"] = await conn.fetchval(queries.load("unowned"))
     report["rescue_after_s"] = rescue_after
     return report
-
-
-def _subject(queue: str, row: asyncpg.Record) -> str:
-    if queue == "sync":
-        return f"{row['entity_type']} {row['entity_id']} {row['operation']} {row['direction']}"
-    return f"document {row['document_id']} {row['operation']}"
 
 
 def _plain(value: Any) -> Any:
