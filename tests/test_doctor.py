@@ -99,7 +99,7 @@ async def test_missing_privileges_and_bloat_are_reported(
         url = database_url.replace("postgres@", f"{role}@", 1)
         by = _lines(await doctor.examine(_settings(url, tmp_path)))
         assert by["privileges"].level == "FAIL"
-        assert "lacks SELECT on sync_queue" in by["privileges"].text
+        assert "SELECT/INSERT/UPDATE/DELETE on sync_queue," in by["privileges"].text
         assert "sql/grants.sql" in by["privileges"].fix
         by = _lines(await doctor.examine(_settings(database_url, tmp_path)))
         assert by["sync_queue"].line().startswith("FAIL sync_queue: autovacuum turned off")
