@@ -107,15 +107,17 @@ def _run(database_url: str, work: Callable[[asyncpg.Connection], Any]) -> Any:
     return asyncio.run(go())
 
 
-def _failed_job(database_url: str) -> uuid.UUID:
+def _failed_job(database_url: str, entity_type: str = "contact", **payload: Any) -> uuid.UUID:
     async def work(conn: asyncpg.Connection) -> uuid.UUID:
         job: uuid.UUID = await conn.fetchval(
             "INSERT INTO sync_queue (entity_type, entity_id, status, attempts, max_attempts,"
-            " error_message, last_attempt, completed_at, attempts_log)"
-            " VALUES ('contact', $1, 'failed', 2, 2, 'ColumnValueException: email is not valid',"
-            " now(), now(), $2::jsonb) RETURNING id",
+            " error_message, last_attempt, completed_at, attempts_log, payload)"
+            " VALUES ($3, $1, 'failed', 2, 2, 'ColumnValueException: email is not valid',"
+            " now(), now(), $2::jsonb, $4::jsonb) RETURNING id",
             uuid.uuid4(),
             json.dumps(HISTORY),
+            entity_type,
+            json.dumps(payload),
         )
         await conn.execute(
             "INSERT INTO sync_queue (entity_type, entity_id, status, completed_at)"
@@ -211,7 +213,8 @@ def test_an_operator_finds_a_failed_job_retries_it_and_watches_it_complete(
         _wait(lambda: "retried: due now" in browser.page_source)
         assert _status_badge(browser) == "pending"
 
-        # From here on the page must change by itself: mark it, then move the job.
+        # From here on the page must change by itself: mark it, then move the job as
+        # a daemon would (its outcome writer sends no NOTIFY: the console's poll sees it).
         browser.execute_script("window.stillTheSamePage = true;")
         _run(
             database_url,
@@ -241,6 +244,35 @@ def test_an_operator_finds_a_failed_job_retries_it_and_watches_it_complete(
         for page in ("workers", "monday"):
             browser.get(f"{base}/{page}")
             _shot(browser, tmp_path, page)
+
+
+def test_a_retried_job_completes_live_under_a_real_daemon(
+    database_url: str, browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.plugin import SETUP_SQL
+    from tests.processes import Daemon
+
+    # The test plugin's handler takes two seconds: long enough for the page to show the
+    # job before it ends, so its end can only arrive through the live feed.
+    job = _failed_job(database_url, "probe", sleep=2)
+    _run(database_url, lambda c: c.execute(SETUP_SQL))
+    daemon = Daemon(database_url)
+    try:
+        daemon.wait_event("daemon.ready")
+        with console(database_url) as base:
+            browser.get(f"{base}/jobs/sync/{job}")
+            _wait(lambda: browser.find_element(By.ID, "live").get_attribute("class") == "on")
+            browser.find_element(By.XPATH, "//button[text()='Retry now']").click()
+            _wait(lambda: "retried: due now" in browser.page_source)
+            _wait(lambda: _status_badge(browser) in ("pending", "processing"))
+            browser.execute_script("window.stillTheSamePage = true;")
+            _wait(lambda: _status_badge(browser) == "completed", timeout=30)
+            assert browser.execute_script("return window.stillTheSamePage === true;")
+            _shot(browser, tmp_path, "job-completed-by-daemon")
+    finally:
+        daemon.stop()
 
 
 def _status_badge(browser: Any) -> str:
