@@ -342,6 +342,13 @@ def test_a_non_loopback_listen_without_auth_is_refused(database_url: str) -> Non
     assert proc.stderr.startswith("syncd: web.listen = '0.0.0.0:0' is not a loopback address")
 
 
+def test_without_auth_only_a_local_host_name_is_served(database_url: str) -> None:
+    with console(database_url) as base:
+        assert _request(base + "/", Host="localhost")[0] == 200
+        status, text = _request(base + "/", Host="evil.example:8765")
+        assert (status, text) == (403, "unexpected Host header: open the console by its address")
+
+
 def test_token_and_password_auth(database_url: str, tmp_path: Path) -> None:
     token = tmp_path / "web-token"
     token.write_text("s3cret-console-token-1234\n")

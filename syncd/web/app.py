@@ -59,6 +59,7 @@ class Console:
         self.subscribers: set[asyncio.Queue[str]] = set()
         self._poller: asyncio.Task[None] | None = None
         self.closing = False
+        self.local_hosts = {"127.0.0.1", "localhost", "::1", "[::1]", self.web.host_port()[0]}
         self._load_credentials()
 
     def _load_credentials(self) -> None:
@@ -186,6 +187,10 @@ class Console:
 @web.middleware
 async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
     console = request.app[CONSOLE]
+    if console.web.auth == "none" and request.url.host not in console.local_hosts:
+        # Without auth the console trusts being reachable from this host only; a page
+        # elsewhere that rebinds its DNS name to 127.0.0.1 still sends its own Host.
+        raise web.HTTPForbidden(text="unexpected Host header: open the console by its address")
     if request.path.startswith("/static/") or request.path == "/login":
         return await handler(request)
     who = console.who(request)
