@@ -232,3 +232,18 @@ async def test_status_counts_stay_exact_for_a_small_queue(conn: asyncpg.Connecti
     row = await conn.fetchrow(queries.load("status", SYNC_QUEUE.table))
     assert (row["pending"], row["completed"], row["failed"], row["cancelled"]) == (1, 2, 1, 1)
     assert row["completed_estimated"] is False
+
+
+async def test_status_estimates_completed_past_ten_thousand(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        "INSERT INTO sync_queue (entity_type, entity_id, status, completed_at)"
+        " SELECT 'contact', gen_random_uuid(), 'completed', now() - interval '2 hours'"
+        " FROM generate_series(1, 12000)"
+    )
+    await enqueue(conn, status="failed")
+    await conn.execute("ANALYZE sync_queue")
+    row = await conn.fetchrow(queries.load("status", SYNC_QUEUE.table))
+    assert row["completed_estimated"] is True
+    # The planner's estimate after ANALYZE, less the exact counts of the others.
+    assert 11_000 <= row["completed"] <= 13_000
+    assert row["failed"] == 1
