@@ -14,10 +14,11 @@ from typing import Any, NoReturn
 
 import asyncpg
 
-from syncd import __version__, config, db, jobs, logs, operate
+from syncd import __version__, config, db, jobs, logs, monday_commands, operate
 from syncd.config import EX_CONFIG, ConfigError, Settings
 from syncd.inspect import BadFilter
 from syncd.inspect import parse_since as inspect_since
+from syncd.terminal import printable
 
 EX_ERROR = 1
 
@@ -119,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
         "action", choices=["check", "show"], help="check: validate; show: print, secrets redacted"
     )
 
+    monday_commands.add_parser(sub, Parser)
+
     dm = sub.add_parser(
         "demo",
         help="watch the daemon work on an embedded PostgreSQL and a fake monday.com",
@@ -208,10 +211,10 @@ def _run(command: Callable[[], int], args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _config_invalid(exc, args)
     except (UserError, BadFilter) as exc:
-        print(f"syncd: {exc}", file=sys.stderr)
+        print(f"syncd: {printable(exc)}", file=sys.stderr)
         return EX_ERROR
     except (OSError, asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
-        print(f"syncd: database error: {_one_line(exc)}", file=sys.stderr)
+        print(f"syncd: database error: {printable(_one_line(exc))}", file=sys.stderr)
         return EX_ERROR
     except KeyboardInterrupt:
         return 130
@@ -221,7 +224,7 @@ def _config_invalid(exc: ConfigError, args: argparse.Namespace) -> int:
     if args.command == "run":
         logs.setup("info", "auto")
         logs.get().error("config.invalid", error=str(exc))
-    print(f"syncd: {exc}", file=sys.stderr)
+    print(f"syncd: {printable(exc)}", file=sys.stderr)
     return EX_CONFIG
 
 
@@ -473,6 +476,14 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monday(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(conn: asyncpg.Connection) -> int:
+        print(await monday_commands.run(conn, args))
+        return 0
+
+    return _with_connection(settings, work)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from syncd import demo
 
@@ -496,4 +507,5 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "web": cmd_web,
     "purge": cmd_purge,
     "config": cmd_config,
+    "monday": cmd_monday,
 }

@@ -19,7 +19,7 @@ import asyncpg
 
 from syncd import config, db, queries
 from syncd.config import ConfigError, Settings
-from syncd.handlers.monday.documents import Document
+from syncd.handlers.monday.operations import Operation
 from syncd.migrate import migrations_dir
 from syncd.queues import QUEUES
 
@@ -296,14 +296,14 @@ async def check_monday(settings: Settings, state: dict[str, Any]) -> list[Findin
 
 
 # One small query for the token and every mapped board's columns (SPEC §9).
-DOCTOR_QUERY = Document(
+DOCTOR_QUERY = Operation(
     "doctor",
     "query Doctor($boards: [ID!]) { me { id name }"
     " boards(ids: $boards, limit: 100) { id name columns { id type } }"
     " complexity { query before after reset_in_x_seconds } }",
 )
 
-TOKEN_QUERY = Document(
+TOKEN_QUERY = Operation(
     "doctor_token",
     "query Token { me { id name } complexity { query before after reset_in_x_seconds } }",
 )
@@ -312,10 +312,10 @@ TOKEN_QUERY = Document(
 class _NoPauses:
     """The doctor reads no shared pause and writes none: it sends one query."""
 
-    async def current(self) -> None:
+    async def current(self, board_id: int | None = None) -> None:
         return None
 
-    async def extend(self, seconds: float, reason: str) -> float:
+    async def extend(self, seconds: float, reason: str, board_id: int | None = None) -> float:
         return seconds
 
 

@@ -17,15 +17,7 @@ import asyncpg
 
 from syncd import inspect
 from syncd.inspect import BadFilter, Filters
-
-# Control characters (and the escape that starts a terminal sequence) in text that
-# came from outside: shown as \xNN, never written raw. A stand-in until the shared
-# terminal escaping lands (syncd/terminal.py); swap `printable` for it then.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: Any) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+from syncd.terminal import printable
 
 
 def add_filters(p: argparse.ArgumentParser, *, status: bool = True) -> None:

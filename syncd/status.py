@@ -10,6 +10,7 @@ import asyncpg
 
 from syncd import inspect, queries
 from syncd.queues import QUEUES
+from syncd.terminal import printable
 
 RECENT_FAILURES = 5
 
@@ -51,6 +52,16 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
         for w in workers
     ]
     report["unowned_running_jobs"] = await conn.fetchval(queries.load("unowned"))
+    report["monday_pauses"] = [
+        {
+            "token": p["token"],
+            "board_id": p["board_id"],
+            "until": _plain(p["paused_until"]),
+            "remaining_s": p["remaining"],
+            "reason": p["reason"],
+        }
+        for p in await conn.fetch(queries.load("monday_pauses_active"))
+    ]
     report["rescue_after_s"] = rescue_after
     return report
 
@@ -86,12 +97,15 @@ def render(report: dict[str, Any]) -> str:
                 if f["status"] == "failed"
                 else f"{f['status']} after attempt {f['attempts']}/{f['max_attempts']}"
             )
-            lines.append(f"  ! {f['job_id']} {where} {f['subject']}: {f['error']}")
+            lines.append(
+                f"  ! {f['job_id']} {where} {printable(f['subject'])}: {printable(f['error'])}"
+            )
     lines.append("workers")
     if not report["workers"]:
         lines.append("  none registered")
     for w in report["workers"]:
-        where = f"{w['worker_id'][:8]} {w['host']}:{w['pid']}  up {_duration(w['up_s'])}"
+        host = printable(w["host"])
+        where = f"{w['worker_id'][:8]} {host}:{w['pid']}  up {_duration(w['up_s'])}"
         heard = _duration(w["heard_from_s"])
         if w["stale"]:
             lines.append(
@@ -106,6 +120,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"  ! {report['unowned_running_jobs']} running job(s) of no registered worker:"
             " a live worker takes them back"
+        )
+    for p in report.get("monday_pauses", []):
+        what = f"monday board {p['board_id']} locked" if p["board_id"] else "monday paused"
+        lines.append(
+            f"{what} until {p['until']} ({_duration(p['remaining_s'])} more): {p['reason']}"
+            " (`syncd monday resume` ends it)"
         )
     return "\n".join(lines)
 
