@@ -332,6 +332,28 @@ def test_a_post_without_the_csrf_token_is_refused_and_one_with_it_works(database
     assert (audit["action"], audit["actor"], audit["job_ids"]) == ("bulk retry", "local", [job])
 
 
+def test_a_monday_pause_ends_from_the_console(database_url: str) -> None:
+    _run(
+        database_url,
+        lambda c: c.execute(
+            "INSERT INTO monday_pauses (token_id, paused_until, reason)"
+            " VALUES ('abcdef0123456789', now() + interval '20 minutes', 'DAILY_LIMIT_EXCEEDED')"
+        ),
+    )
+    with console(database_url) as base:
+        page = _request(base + "/monday")[1]
+        assert "DAILY_LIMIT_EXCEEDED" in page and "End the monday pause now" in page
+        overview = _request(base + "/")[1]
+        assert "monday (token abcdef01…) paused for" in overview
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+        assert csrf is not None
+        status, text = _request(base + "/actions/monday-resume", {"csrf": csrf.group(1)})
+        assert status == 200 and "ended 1 monday pause(s)" in text
+    left = _run(database_url, lambda c: c.fetchval("SELECT count(*) FROM monday_pauses"))
+    audit = _run(database_url, lambda c: c.fetchval("SELECT action FROM syncd_audit"))
+    assert (left, audit) == (0, "monday resume")
+
+
 def test_a_non_loopback_listen_without_auth_is_refused(database_url: str) -> None:
     env = {**os.environ, "SYNCD_DATABASE__URL": database_url, "SYNCD_WEB__LISTEN": "0.0.0.0:0"}
     env.pop("SYNCD_CONFIG", None)

@@ -306,7 +306,8 @@ async def workers_page(request: web.Request) -> web.Response:
 async def monday_page(request: web.Request) -> web.Response:
     async with _conn(request) as conn:
         pauses = [dict(r) for r in await conn.fetch(queries.load("monday_pauses_all"))]
-    return _html(request, "monday", pages.monday_page(pauses), "monday")
+    body = pages.monday_page(_page(request), pauses, request.query.get("flash", ""))
+    return _html(request, "monday", body, "monday")
 
 
 async def audit_page(request: web.Request) -> web.Response:
@@ -360,7 +361,31 @@ async def login(request: web.Request) -> web.Response:
 
 # -- actions ---------------------------------------------------------------------------
 
-# Pause/resume of a queue and monday's early resume plug in here when they land.
+# Pause/resume of a queue plugs in here when `syncd pause` lands.
+
+
+async def monday_resume_action(request: web.Request) -> web.Response:
+    from syncd import monday_commands
+
+    async with _conn(request) as conn, conn.transaction():
+        ended = await monday_commands.resume(conn)
+        if ended:
+            await inspect.audit(
+                conn,
+                request["who"],
+                "monday resume",
+                None,
+                [],
+                via="console",
+                pauses=[p.reason for p in ended],
+                jobs_due=ended[0].woken,
+            )
+    flash = (
+        f"ended {len(ended)} monday pause(s); {ended[0].woken} snoozed sync job(s) due now"
+        if ended
+        else "no monday pause in force"
+    )
+    raise web.HTTPSeeOther("/monday?" + _flash(flash))
 
 
 async def retry_action(request: web.Request) -> web.Response:
@@ -454,6 +479,7 @@ def build(settings: Settings) -> web.Application:
     app.router.add_post("/actions/retry", retry_action)
     app.router.add_post("/actions/cancel", cancel_action)
     app.router.add_post("/actions/bulk-retry", bulk_retry_action)
+    app.router.add_post("/actions/monday-resume", monday_resume_action)
     app.router.add_get("/static/{name}", static)
     return app
 

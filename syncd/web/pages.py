@@ -181,7 +181,8 @@ def pauses_card(pauses: list[dict[str, Any]]) -> str:
     now = [p for p in pauses if p["remaining_s"] > 0]
     if now:
         body = "".join(
-            f"<p class=warn>monday paused for <b>{e(duration(p['remaining_s']))}</b> more "
+            f"<p class=warn>monday ({_paused(p['token_id'])}) paused for "
+            f"<b>{e(duration(p['remaining_s']))}</b> more "
             f"(until {when(p['paused_until'])}): {e(p['reason'])}</p>"
             for p in now
         )
@@ -301,20 +302,32 @@ def workers_page(workers: list[dict[str, Any]], rescue_after: float) -> str:
     return "<h1>Workers</h1>" + workers_card(workers, rescue_after)
 
 
-def monday_page(pauses: list[dict[str, Any]]) -> str:
+def _paused(token_id: str) -> str:
+    # A board lock's row is keyed "<token>:board:<id>" (migration 0009 and after).
+    token, _, board = token_id.partition(":board:")
+    return f"board {e(board)}" if board else f"token {e(token[:8])}…"
+
+
+def monday_page(page: Page, pauses: list[dict[str, Any]], flash: str = "") -> str:
     rows = "".join(
-        f"<tr><td>{e(p['token_id'][:8])}</td><td>{when(p['paused_until'])}</td>"
+        f"<tr><td>{_paused(p['token_id'])}</td><td>{when(p['paused_until'])}</td>"
         f"<td>{e(p['reason'])}</td><td>{when(p['updated_at'])}</td></tr>"
         for p in pauses
     )
     table = (
-        "<table><thead><tr><th>token</th><th>paused until</th><th>reason</th>"
+        "<table><thead><tr><th>what</th><th>paused until</th><th>reason</th>"
         f"<th>recorded</th></tr></thead><tbody>{rows}</tbody></table>"
         if rows
         else "<p class=muted>no pause in the last hour</p>"
     )
-    # Resuming early (`syncd monday resume`) and the budget come with the monday work.
-    return f"<h1>monday</h1>{pauses_card(pauses)}<h2>Pauses in the last hour</h2>{table}"
+    resume = ""
+    if any(p["remaining_s"] > 0 for p in pauses):
+        resume = page.form("/actions/monday-resume", {}, "End the monday pause now", "bulk")
+    note = f'<p class="flash">{e(flash)}</p>' if flash else ""
+    # The budget left is each daemon's own knowledge (its pacer), served by its metrics.
+    return (
+        f"<h1>monday</h1>{note}{pauses_card(pauses)}{resume}<h2>Pauses in the last hour</h2>{table}"
+    )
 
 
 def audit_page(entries: list[dict[str, Any]]) -> str:
