@@ -44,6 +44,7 @@ from pydantic_settings import (
 )
 
 from syncd import dsn
+from syncd.web.settings import WebSettings
 
 if TYPE_CHECKING:
     # For readers and mypy only: at run time these sections are whatever model the
@@ -187,6 +188,7 @@ class Settings(BaseSettings):
     )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     # Where the settings came from, for `config show`; not a setting itself.
     source: str | None = Field(default=None, exclude=True)

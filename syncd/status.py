@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from syncd import queries
+from syncd import inspect, queries
 from syncd.queues import QUEUES
 from syncd.terminal import printable
 
@@ -28,7 +28,7 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
                 "status": f["status"],
                 "attempts": f["attempts"],
                 "max_attempts": f["max_attempts"],
-                "subject": _subject(name, f),
+                "subject": inspect.subject(name, f),
                 "error": f["error_message"],
                 "last_attempt": _plain(f["last_attempt"]),
                 "next_retry": _plain(f["next_retry"]),
@@ -66,12 +66,6 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
     return report
 
 
-def _subject(queue: str, row: asyncpg.Record) -> str:
-    if queue == "sync":
-        return f"{row['entity_type']} {row['entity_id']} {row['operation']} {row['direction']}"
-    return f"document {row['document_id']} {row['operation']}"
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -98,9 +92,13 @@ def render(report: dict[str, Any]) -> str:
             f"last hour {q['completed_last_hour']}; failed last hour {q['failed_last_hour']}"
         )
         for f in q["recent_failures"]:
+            where = (
+                f"failed for good at attempt {f['attempts']}"
+                if f["status"] == "failed"
+                else f"{f['status']} after attempt {f['attempts']}/{f['max_attempts']}"
+            )
             lines.append(
-                f"  ! {f['job_id']} {f['status']} attempt {f['attempts']}/{f['max_attempts']}"
-                f" {printable(f['subject'])}: {printable(f['error'])}"
+                f"  ! {f['job_id']} {where} {printable(f['subject'])}: {printable(f['error'])}"
             )
     lines.append("workers")
     if not report["workers"]:

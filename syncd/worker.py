@@ -1,7 +1,7 @@
 """The daemon: one fetch loop, a concurrency limit, and the side loops beside it.
 
 A job's way through syncd:
-  INSERT -> trigger NOTIFY (migrations/0004) -> Listener wakes the queue here ->
+  INSERT -> trigger NOTIFY (syncd/migrations/0004) -> Listener wakes the queue here ->
   `_fetch` claims due jobs (queries/claim_*.sql) while slots are free -> `_run`
   calls the handler from the registry under the queue's timeout -> Recorder
   (outcomes.py) writes the outcome and logs job.completed / job.retry_scheduled /

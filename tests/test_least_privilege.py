@@ -356,6 +356,14 @@ async def test_the_operator_commands_work_as_the_runtime_role(
     assert (await job_row(conn, dead))["status"] == "cancelled"
     assert syncd(url, "retry", "documents", "--failed").stdout.startswith("1 failed")
     assert (await job_row(conn, dead_doc, DOCUMENTS))["status"] == "pending"
+    # The bulk action's audit trail, and the reading commands.
+    assert await conn.fetchval("SELECT job_ids FROM syncd_audit") == [dead_doc]
+    listed = json.loads(syncd(url, "jobs", "documents", "--json").stdout)
+    assert [j["id"] for j in listed["jobs"]] == [str(dead_doc)]
+    assert str(dead) in syncd(url, "job", "sync", str(dead)).stdout
+    doctor = syncd(url, "doctor", check=False).stdout
+    assert "OK   schema: current" in doctor
+    assert "OK   privileges: role " in doctor
 
     assert "sync: deleted 1" in syncd(url, "purge").stdout
     assert await job_row(conn, old) is None

@@ -1,5 +1,5 @@
 """Retention (SPEC §3): every completed or cancelled job past its age is deleted, however
-it finished; the age runs from when it finished (migrations/0009 stamps it)."""
+it finished; the age runs from when it finished (syncd/migrations/0009 stamps it)."""
 
 from __future__ import annotations
 

@@ -71,7 +71,8 @@ def run(directory: Path | None) -> int:
             "To look at it again, start it (Ctrl-C stops it):\n"
             f"  syncd demo --dir {workspace.root} --serve\n"
             "and in another terminal:\n"
-            f"  syncd --config {workspace.config} status"
+            f"  syncd --config {workspace.config} status\n"
+            f"  syncd --config {workspace.config} web    # the console, http://127.0.0.1:8765/"
         )
     return code
 
@@ -257,6 +258,7 @@ async def _serve(workspace: Workspace) -> int:
         say(f"PostgreSQL started on 127.0.0.1:{server.port} in {workspace.postgres}")
         say(f"fake monday.com at {fake.url} (empty: its items lived in the demo's memory)")
         say(f"serving until Ctrl-C; meanwhile try: syncd --config {workspace.config} status")
+        say(f"or the console: syncd --config {workspace.config} web (http://127.0.0.1:8765/)")
         await asyncio.Event().wait()
     return 0
 

@@ -24,6 +24,10 @@ GRANT SELECT, INSERT, UPDATE, DELETE
 GRANT SELECT, INSERT, UPDATE ON document_extractions TO :"runtime";
 -- A limit hit writes a pause; `syncd monday resume` deletes it.
 GRANT SELECT, INSERT, UPDATE, DELETE ON monday_pauses TO :"runtime";
+-- The console's and the bulk commands' audit trail: written once, never changed.
+GRANT SELECT, INSERT ON syncd_audit TO :"runtime";
+-- `syncd run` and `syncd doctor` check that the schema is current.
+GRANT SELECT ON syncd_migrations TO :"runtime";
 
 -- == runtime: the host application's tables (run this part as their owner) =========
 
@@ -44,7 +48,7 @@ GRANT UPDATE (website, industry, country) ON organizations TO :"runtime";
 -- == app: enqueue ==================================================================
 
 -- INSERT and nothing else. The sync queue's merge trigger runs as the queue's owner
--- (SECURITY DEFINER, migrations/0007), so a second change for an entity merges into its
+-- (SECURITY DEFINER, syncd/migrations/0007), so a second change for an entity merges into its
 -- pending job without the application being able to read, change or delete any job.
 -- Without SELECT, `INSERT ... RETURNING` is refused; a pending sync job returns no row
 -- from it anyway (the trigger inserts or merges it itself).
