@@ -99,9 +99,14 @@ def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:
                 "key_column": "text_syncd_id",
                 "updated_at_field": "updated_at",
                 "columns": {
-                    "email": {"column": "email", "type": "email"},
-                    "phone": {"column": "phone", "type": "phone", "country": "US"},
-                    "title": {"column": "text_title", "type": "text"},
+                    "email": {"column": "email", "type": "email", "direction": "both"},
+                    "phone": {
+                        "column": "phone",
+                        "type": "phone",
+                        "country": "US",
+                        "direction": "both",
+                    },
+                    "title": {"column": "text_title", "type": "text", "direction": "both"},
                 },
             },
             "organization": {
@@ -110,9 +115,9 @@ def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:
                 "item_name": "{name}",
                 "key_column": "text_syncd_id",
                 "columns": {
-                    "website": {"column": "link", "type": "link"},
-                    "industry": {"column": "status", "type": "status"},
-                    "country": {"column": "country", "type": "country"},
+                    "website": {"column": "link", "type": "link", "direction": "both"},
+                    "industry": {"column": "status", "type": "status", "direction": "both"},
+                    "country": {"column": "country", "type": "country", "direction": "both"},
                 },
             },
         },

@@ -135,7 +135,7 @@ async def runtime(granted: Granted) -> AsyncIterator[asyncpg.Connection]:
 def readme_mapping(fake: FakeMonday) -> dict[str, Any]:
     """The test mappings, with the contact title not pulled, as in the README's example."""
     config = monday_config(fake)
-    config["entities"]["contact"]["columns"]["title"]["pull"] = False
+    config["entities"]["contact"]["columns"]["title"]["direction"] = "to_monday"
     return config
 
 
