@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the demo kept in --dir DIR again, until Ctrl-C; runs no jobs",
     )
 
+    mo = sub.add_parser("monday", help="monday.com: backfill, reconcile, webhooks")
+    mo_sub = mo.add_subparsers(dest="monday_command", metavar="COMMAND", parser_class=Parser)
+    mo_sub.required = True
+    from syncd.handlers.monday.commands import add_commands
+
+    add_commands(mo_sub)
+
     return p
 
 
@@ -342,6 +349,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UserError(f"demo failed: {_one_line(exc)}") from None
 
 
+def cmd_monday(settings: Settings, args: argparse.Namespace) -> int:
+    run: Callable[[Settings, argparse.Namespace], int] = args.monday_run
+    return run(settings, args)
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "run": cmd_run,
     "migrate": cmd_migrate,
@@ -351,4 +363,5 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "cancel": cmd_cancel,
     "purge": cmd_purge,
     "config": cmd_config,
+    "monday": cmd_monday,
 }

@@ -250,25 +250,18 @@ class MondaySync:
         self, ctx: Context, row: dict[str, Any], item: dict[str, Any], fields: list[str]
     ) -> str:
         """Who wins `fields`, changed on both sides since the last sync: "crm" or "monday"."""
-        policy = self.mapping.policy()
-        if policy != "newest_wins":
-            return "crm" if policy == "crm_wins" else "monday"
-        assert self.mapping.updated_at_field is not None  # settings refuse it otherwise
-        row_time = _moment(row.get(self.mapping.updated_at_field))
-        item_time = _moment(item.get("updated_at"))
-        # A side whose time is unknown loses; with neither known, monday's value is
-        # taken (the webhook that brought the job says it is the latest change).
-        winner = "crm" if row_time and (item_time is None or row_time > item_time) else "monday"
-        ctx.log.info(
-            "monday.conflict",
-            item_id=item.get("id"),
-            fields=sorted(fields),
-            row_updated_at=None if row_time is None else row_time.isoformat(),
-            item_updated_at=None if item_time is None else item_time.isoformat(),
-            crm_values={f: row.get(f) for f in sorted(fields)},
-            winner=winner,
-        )
-        return winner
+        side, row_time, item_time = winner(self.mapping, row, item)
+        if self.mapping.policy() == "newest_wins":
+            ctx.log.info(
+                "monday.conflict",
+                item_id=item.get("id"),
+                fields=sorted(fields),
+                row_updated_at=None if row_time is None else row_time.isoformat(),
+                item_updated_at=None if item_time is None else item_time.isoformat(),
+                crm_values={f: row.get(f) for f in sorted(fields)},
+                winner=side,
+            )
+        return side
 
     async def _item(self, item_id: int) -> dict[str, Any] | None:
         """The item with its name, state, last change and every mapped column."""
@@ -327,6 +320,24 @@ class MondaySync:
             return name, columns.column_values(self.mapping, row)
         except columns.InvalidValue as exc:
             raise PermanentError(f"{self.entity_type} {entity_id}: {exc}") from None
+
+
+def winner(
+    mapping: EntityMapping, row: dict[str, Any], item: dict[str, Any]
+) -> tuple[str, datetime | None, datetime | None]:
+    """Who wins a field both sides changed since the last sync ("crm" or "monday"),
+    under the entity's conflict rule, with the two change times newest_wins compares.
+
+    Under newest_wins a side whose time is unknown loses; with neither known,
+    monday's value is taken (a pull is brought by monday's latest change).
+    """
+    policy = mapping.policy()
+    row_time = _moment(row.get(mapping.updated_at_field)) if mapping.updated_at_field else None
+    item_time = _moment(item.get("updated_at"))
+    if policy != "newest_wins":
+        return ("crm" if policy == "crm_wins" else "monday"), row_time, item_time
+    newer = row_time is not None and (item_time is None or row_time > item_time)
+    return ("crm" if newer else "monday"), row_time, item_time
 
 
 def pushed(name: str, values: dict[str, Any]) -> dict[str, Any]:
