@@ -20,8 +20,12 @@
 GRANT SELECT, INSERT, UPDATE, DELETE
    ON sync_queue, document_processing_queue, syncd_workers, monday_items
    TO :"runtime";
--- Upserts only: nothing in syncd deletes from these.
-GRANT SELECT, INSERT, UPDATE ON monday_pauses, document_extractions TO :"runtime";
+-- Upserts only: nothing in syncd deletes from these (monday_reconcile_runs: the last
+-- reconcile's counts, for `syncd status`).
+GRANT SELECT, INSERT, UPDATE ON monday_pauses, document_extractions, monday_reconcile_runs
+   TO :"runtime";
+-- The webhooks `syncd monday webhooks install` made, forgotten by `remove`.
+GRANT SELECT, INSERT, DELETE ON monday_webhooks TO :"runtime";
 
 -- == runtime: the host application's tables (run this part as their owner) =========
 
