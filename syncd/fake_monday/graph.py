@@ -3,8 +3,9 @@
 Documents are parsed and validated against ``schema-2026-10.graphql`` (a copy of
 ``../shared/monday/schema-2026-10.graphql`` shipped with the package) and executed by
 graphql-core; resolvers exist for the fields syncd uses (items, items_page_by_column_values,
-boards, me, complexity, create_item, change_multiple_column_values,
-change_simple_column_value, archive_item, delete_item). Anything else resolves to null.
+boards and their items_page, next_items_page, webhooks, me, complexity, create_item,
+change_multiple_column_values, change_simple_column_value, archive_item, delete_item,
+create_webhook, delete_webhook). Anything else resolves to null.
 """
 
 from __future__ import annotations
