@@ -31,6 +31,7 @@ from __future__ import annotations
 import hmac
 import json
 import uuid
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -63,6 +64,8 @@ class WebhookReceiver:
         self.path = settings.webhooks.resolve_path()
         self._secret = settings.webhooks.resolve_signing_secret()
         self._pool = pool
+        # enqueued, echoes: for the demo, and for a look at what the calls brought.
+        self.stats: Counter[str] = Counter()
         self._boards: dict[int, list[tuple[str, EntityMapping]]] = {}
         for entity_type, mapping in settings.entities.items():
             self._boards.setdefault(mapping.board_id, []).append((entity_type, mapping))
@@ -95,6 +98,8 @@ class WebhookReceiver:
         if not isinstance(event, dict):
             return web.json_response({"error": "no event in the body"}, status=400)
         enqueued = await self.receive(event)
+        self.stats["events"] += 1
+        self.stats["enqueued"] += enqueued
         return web.json_response({"enqueued": enqueued})
 
     async def receive(self, event: dict[str, Any]) -> int:
@@ -155,6 +160,7 @@ class WebhookReceiver:
             )
             if same:
                 _suppressed(event, entity_type, entity_id, "the item holds the row's values")
+                self.stats["echoes"] += 1
                 continue
             await self._enqueue(entity_type, entity_id, "upsert", item_id, CREATED)
             enqueued += 1
@@ -182,6 +188,7 @@ class WebhookReceiver:
             why = "the row's value"
         if echo:
             _suppressed(event, link.entity_type, link.entity_id, f"same as {why}")
+            self.stats["echoes"] += 1
             return 0
         await self._enqueue(link.entity_type, link.entity_id, "upsert", item_id, CHANGED)
         return 1
