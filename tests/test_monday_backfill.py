@@ -265,3 +265,27 @@ async def test_the_command_prints_the_plan_and_a_dry_run_changes_nothing(
     code, _, err = await syncd_cli(database_url, fake, "monday", "backfill", "nobody")
     assert code == 1 and err.startswith("syncd: unknown entity type 'nobody'")
     assert "Traceback" not in err
+
+
+async def test_reconcile_and_webhooks_commands(
+    fake: FakeMonday, database_url: str, conn: asyncpg.Connection
+) -> None:
+    await board_with_history(fake, conn)
+    code, out, err = await syncd_cli(database_url, fake, "monday", "backfill", "contact")
+    assert code == 0, err
+    await conn.execute("UPDATE contacts SET title = 'Changed by SQL' WHERE first_name = 'Ada'")
+    code, out, err = await syncd_cli(
+        database_url, fake, "monday", "reconcile", "contact", "--dry-run", "--json"
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    # Ada's row changed by SQL; Grace's push, enqueued by the backfill, has not run yet.
+    assert (report["update"], report["enqueued"]) == (2, 0)
+    code, out, err = await syncd_cli(database_url, fake, "status")
+    assert code == 0 and "monday reconcile contact: last" in out and "(dry run)" in out
+
+    # Webhooks need [monday.webhooks]: one line, no traceback.
+    code, _, err = await syncd_cli(database_url, fake, "monday", "webhooks", "install")
+    assert code == 1 and err.startswith("syncd: [monday.webhooks] is not configured")
+    code, out, err = await syncd_cli(database_url, fake, "monday", "webhooks", "list")
+    assert code == 0 and "board 1001: no webhooks" in out

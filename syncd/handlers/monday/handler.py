@@ -293,7 +293,9 @@ class MondaySync:
             if not await rows.write(
                 ctx.pool, self.mapping, entity_id, {self.mapping.deleted_field: moment}
             ):
-                raise PermanentError(f"{self.entity_type} {entity_id}: no row to mark")
+                # The CRM deleted the row itself (its delete job archived the item,
+                # and this is monday telling us so): nothing is left to mark.
+                action = "unlink"
         if action in ("unlink", "mark"):
             await items.forget(ctx.pool, self.entity_type, entity_id, board)
         ctx.log.info("monday.item_removed", item_id=item_id, action=action)
