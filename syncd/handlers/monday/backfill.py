@@ -79,6 +79,7 @@ class Plan:
     entity_type: str
     board_id: int
     mode: Mode
+    match: str | None = None
     rows: int = 0
     items: int = 0
     create: list[uuid.UUID] = field(default_factory=list)
@@ -176,7 +177,9 @@ class Plan:
         return "\n".join(lines)
 
     def _match(self) -> str:
-        return "the match field" if self.mode == "backfill" else "nothing (reconcile)"
+        if self.mode == "reconcile":
+            return "nothing (a reconcile adopts no item)"
+        return self.match or "nothing (no match field is configured)"
 
 
 # -- talking to monday --------------------------------------------------------------
@@ -244,7 +247,7 @@ async def compare(
 ) -> Plan:
     """What a backfill (or a reconcile) of `entity_type` would do; changes nothing."""
     board = mapping.board_id
-    plan = Plan(entity_type, board, mode)
+    plan = Plan(entity_type, board, mode, mapping.match)
     by_id: dict[uuid.UUID, dict[str, Any]] = {}
     for row in await rows.read_all(pool, mapping, where):
         entity_id = _uuid(row.get(mapping.id_field))
