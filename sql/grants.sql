@@ -35,8 +35,9 @@ GRANT SELECT (id, filename, content_type, storage_path, size_bytes) ON documents
 -- One pair per [monday.entities.*] mapping; here the README's contact mapping and an
 -- organization mapping (item_name "{name}"; columns website, industry, country).
 -- SELECT on the fields the mapping reads: id_field, the item_name template's fields,
--- the columns, updated_at_field. UPDATE only on the fields a to_npd pull writes back:
--- the columns without `pull = false` (the contact's title has it).
+-- the columns, updated_at_field, match. UPDATE only on the fields a to_npd pull writes
+-- back: the columns of direction "to_npd" or "both" (the contact's title is "to_monday"),
+-- and deleted_field when on_item_deleted = "mark".
 GRANT SELECT (id, first_name, last_name, email, phone, title, updated_at) ON contacts
    TO :"runtime";
 GRANT UPDATE (email, phone) ON contacts TO :"runtime";
