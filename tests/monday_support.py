@@ -8,6 +8,7 @@ received validates against monday's published schema, read from
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -73,9 +74,10 @@ def add_boards(fake: FakeMonday) -> None:
     )
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeMonday]:
-    server = FakeMonday()
+@contextlib.asynccontextmanager
+async def running_fake(**options: Any) -> AsyncIterator[FakeMonday]:
+    """A fake with the test boards; at the end, every document it got must validate."""
+    server = FakeMonday(**options)
     add_boards(server)
     await server.start()
     try:
@@ -83,6 +85,12 @@ async def fake() -> AsyncIterator[FakeMonday]:
     finally:
         await server.stop()
     assert_valid(server.documents)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeMonday]:
+    async with running_fake() as server:
+        yield server
 
 
 def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:

@@ -23,10 +23,10 @@ from syncd.handlers.monday.settings import MondaySettings
 from syncd.handlers.monday.webhooks import WebhookReceiver
 from tests.monday_support import (
     CONTACTS_BOARD,
-    add_boards,
     context,
     daemon_settings,
     monday_config,
+    running_fake,
     sync_job,
 )
 from tests.support import (
@@ -43,13 +43,8 @@ SECRET = "the-apps-signing-secret"
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeMonday]:
-    server = FakeMonday(signing_secret=SECRET)
-    add_boards(server)
-    await server.start()
-    try:
+    async with running_fake(signing_secret=SECRET) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 def hooks_config(fake: FakeMonday, public_url: str | None = None, **more: Any) -> dict[str, Any]:
