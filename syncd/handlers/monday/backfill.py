@@ -250,7 +250,7 @@ async def compare(
     plan = Plan(entity_type, board, mode, mapping.match)
     by_id: dict[uuid.UUID, dict[str, Any]] = {}
     for row in await rows.read_all(pool, mapping, where):
-        entity_id = _uuid(row.get(mapping.id_field))
+        entity_id = as_entity_id(row.get(mapping.id_field))
         if entity_id is not None:
             by_id[entity_id] = row
     links = {
@@ -270,7 +270,7 @@ async def compare(
     for item in found:
         item_id, key = int(item["id"]), _text(item, mapping.key_column)
         if key:
-            entity_id = _uuid(key)
+            entity_id = as_entity_id(key)
             if entity_id in by_id:
                 keyed[entity_id].append(item_id)
             else:
@@ -473,7 +473,8 @@ async def carry_out(
 # -- small readings -----------------------------------------------------------------------
 
 
-def _uuid(value: Any) -> uuid.UUID | None:
+def as_entity_id(value: Any) -> uuid.UUID | None:
+    """An entity id from a key column's text or a row's id field; None if it is none."""
     try:
         return uuid.UUID(str(value).strip())
     except ValueError:

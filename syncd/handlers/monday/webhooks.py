@@ -39,6 +39,7 @@ from aiohttp import web
 
 from syncd import queries
 from syncd.handlers.monday import columns, items, rows, signing
+from syncd.handlers.monday.backfill import as_entity_id
 from syncd.handlers.monday.settings import ColumnMapping, EntityMapping, MondaySettings
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class WebhookReceiver:
         enqueued = 0
         for entity_type, mapping in mapped:
             key = values.get(mapping.key_column)
-            entity_id = _uuid(key.get("value") if isinstance(key, dict) else key)
+            entity_id = as_entity_id(key.get("value") if isinstance(key, dict) else key)
             if entity_id is None:
                 _ignored(event, "no entity id in the key column (a backfill adopts the item)")
                 continue
@@ -279,11 +280,4 @@ def _int(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        return None
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value).strip())
-    except ValueError:
         return None
