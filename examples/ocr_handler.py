@@ -29,7 +29,7 @@ import asyncpg
 from syncd.config import Settings
 from syncd.handlers import DOCUMENTS, Context, Job, Registry
 from syncd.handlers.documents import paths, store
-from syncd.handlers.documents.extraction import Content, summarize
+from syncd.handlers.documents.file_to_text import Content, summarize
 from syncd.retry import PermanentError, RateLimited, RetryableError
 
 

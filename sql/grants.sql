@@ -22,8 +22,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE
    TO :"runtime";
 -- Upserts only: nothing in syncd deletes from these (monday_reconcile_runs: the last
 -- reconcile's counts, for `syncd status`).
-GRANT SELECT, INSERT, UPDATE ON monday_pauses, document_extractions, monday_reconcile_runs
-   TO :"runtime";
+GRANT SELECT, INSERT, UPDATE ON document_extractions, monday_reconcile_runs TO :"runtime";
+-- A limit hit writes a pause; `syncd monday resume` deletes it.
+GRANT SELECT, INSERT, UPDATE, DELETE ON monday_pauses TO :"runtime";
 -- The webhooks `syncd monday webhooks install` made, forgotten by `remove`.
 GRANT SELECT, INSERT, DELETE ON monday_webhooks TO :"runtime";
 
@@ -51,8 +52,23 @@ GRANT UPDATE (website, industry, country) ON organizations TO :"runtime";
 -- pending job without the application being able to read, change or delete any job.
 -- Without SELECT, `INSERT ... RETURNING` is refused; a pending sync job returns no row
 -- from it anyway (the trigger inserts or merges it itself).
-GRANT INSERT ON sync_queue, document_processing_queue TO :"app";
--- Before migration 0007 this file gave the application SELECT and UPDATE on columns of
--- sync_queue for the merge, and SELECT (id) for RETURNING id: running it again after the
--- upgrade takes them back (revoking a table privilege revokes it on every column too).
-REVOKE SELECT, UPDATE ON sync_queue, document_processing_queue FROM :"app";
+--
+-- INSERT of the columns that say what to do and when, not of those that record what
+-- happened: a new job is pending with no attempts, and only syncd writes status,
+-- attempts, error_message, last_attempt, started_at, completed_at, worker_id and
+-- attempts_log. So the application cannot insert a job as processing, completed or
+-- failed, with an error_message, or as a running job of some worker. It may choose the
+-- job's id (to find it in logs), its priority, its max_attempts and its first run
+-- (next_retry: later, for a delayed job). created_at is left to its default.
+--
+-- Before this file limited the columns it granted INSERT on the whole tables, and
+-- before migration 0007 it gave the application SELECT and UPDATE on columns of
+-- sync_queue for the merge and SELECT (id) for RETURNING id. Running it again after an
+-- upgrade takes all of that back first: revoking a table privilege revokes it on
+-- every column too, so the column GRANTs that follow are the whole of it.
+REVOKE INSERT, SELECT, UPDATE ON sync_queue, document_processing_queue FROM :"app";
+GRANT INSERT (id, entity_type, entity_id, direction, operation, priority, payload,
+              max_attempts, next_retry)
+   ON sync_queue TO :"app";
+GRANT INSERT (id, document_id, operation, priority, max_attempts, next_retry)
+   ON document_processing_queue TO :"app";

@@ -14,8 +14,9 @@ from typing import Any, NoReturn
 
 import asyncpg
 
-from syncd import __version__, config, db, jobs, logs
+from syncd import __version__, config, db, jobs, logs, monday_commands
 from syncd.config import EX_CONFIG, ConfigError, Settings
+from syncd.terminal import printable
 
 EX_ERROR = 1
 
@@ -98,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     cf = sub.add_parser("config", help="check or show the configuration")
     cf.add_argument("action", choices=["check", "show"])
 
+    from syncd.handlers.monday.commands import add_commands
+
+    add_commands(monday_commands.add_parser(sub, Parser))
+
     dm = sub.add_parser(
         "demo",
         help="watch the daemon work on an embedded PostgreSQL and a fake monday.com",
@@ -127,13 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the demo kept in --dir DIR again, until Ctrl-C; runs no jobs",
     )
-
-    mo = sub.add_parser("monday", help="monday.com: backfill, reconcile, webhooks")
-    mo_sub = mo.add_subparsers(dest="monday_command", metavar="COMMAND", parser_class=Parser)
-    mo_sub.required = True
-    from syncd.handlers.monday.commands import add_commands
-
-    add_commands(mo_sub)
 
     return p
 
@@ -166,10 +164,10 @@ def _run(command: Callable[[], int], args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _config_invalid(exc, args)
     except UserError as exc:
-        print(f"syncd: {exc}", file=sys.stderr)
+        print(f"syncd: {printable(exc)}", file=sys.stderr)
         return EX_ERROR
     except (OSError, asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
-        print(f"syncd: database error: {_one_line(exc)}", file=sys.stderr)
+        print(f"syncd: database error: {printable(_one_line(exc))}", file=sys.stderr)
         return EX_ERROR
     except KeyboardInterrupt:
         return 130
@@ -179,7 +177,7 @@ def _config_invalid(exc: ConfigError, args: argparse.Namespace) -> int:
     if args.command == "run":
         logs.setup("info", "auto")
         logs.get().error("config.invalid", error=str(exc))
-    print(f"syncd: {exc}", file=sys.stderr)
+    print(f"syncd: {printable(exc)}", file=sys.stderr)
     return EX_CONFIG
 
 
@@ -338,6 +336,19 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monday(settings: Settings, args: argparse.Namespace) -> int:
+    # backfill, reconcile and webhooks carry their own function (handlers/monday/commands.py).
+    own: Callable[[Settings, argparse.Namespace], int] | None = getattr(args, "monday_run", None)
+    if own is not None:
+        return own(settings, args)
+
+    async def work(conn: asyncpg.Connection) -> int:
+        print(await monday_commands.run(conn, args))
+        return 0
+
+    return _with_connection(settings, work)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from syncd import demo
 
@@ -347,11 +358,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     except OSError as exc:  # a directory it cannot write, a port it cannot bind
         raise UserError(f"demo failed: {_one_line(exc)}") from None
-
-
-def cmd_monday(settings: Settings, args: argparse.Namespace) -> int:
-    run: Callable[[Settings, argparse.Namespace], int] = args.monday_run
-    return run(settings, args)
 
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {

@@ -26,7 +26,9 @@ DB_TIMEOUT = 2.0
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
-    """'127.0.0.1:9187', '[::1]:9187' or ':9187' (every address; port 0: any free one) -> (host, port)."""
+    """'127.0.0.1:9187', '[::1]:9187' or ':9187' (every address) -> (host, port).
+
+    Port 0 asks for any free port (tests)."""
     host, sep, port = listen.strip().rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"expected HOST:PORT, got {listen!r}")

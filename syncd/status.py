@@ -10,6 +10,7 @@ import asyncpg
 
 from syncd import queries
 from syncd.queues import QUEUES
+from syncd.terminal import printable
 
 RECENT_FAILURES = 5
 
@@ -55,6 +56,16 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
         {k: _plain(v) for k, v in dict(r).items()}
         for r in await conn.fetch(queries.load("monday_reconcile_last"))
     ]
+    report["monday_pauses"] = [
+        {
+            "token": p["token"],
+            "board_id": p["board_id"],
+            "until": _plain(p["paused_until"]),
+            "remaining_s": p["remaining"],
+            "reason": p["reason"],
+        }
+        for p in await conn.fetch(queries.load("monday_pauses_active"))
+    ]
     report["rescue_after_s"] = rescue_after
     return report
 
@@ -93,13 +104,14 @@ def render(report: dict[str, Any]) -> str:
         for f in q["recent_failures"]:
             lines.append(
                 f"  ! {f['job_id']} {f['status']} attempt {f['attempts']}/{f['max_attempts']}"
-                f" {f['subject']}: {f['error']}"
+                f" {printable(f['subject'])}: {printable(f['error'])}"
             )
     lines.append("workers")
     if not report["workers"]:
         lines.append("  none registered")
     for w in report["workers"]:
-        where = f"{w['worker_id'][:8]} {w['host']}:{w['pid']}  up {_duration(w['up_s'])}"
+        host = printable(w["host"])
+        where = f"{w['worker_id'][:8]} {host}:{w['pid']}  up {_duration(w['up_s'])}"
         heard = _duration(w["heard_from_s"])
         if w["stale"]:
             lines.append(
@@ -114,6 +126,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"  ! {report['unowned_running_jobs']} running job(s) of no registered worker:"
             " a live worker takes them back"
+        )
+    for p in report.get("monday_pauses", []):
+        what = f"monday board {p['board_id']} locked" if p["board_id"] else "monday paused"
+        lines.append(
+            f"{what} until {p['until']} ({_duration(p['remaining_s'])} more): {p['reason']}"
+            " (`syncd monday resume` ends it)"
         )
     for r in report.get("monday_reconcile", []):
         lines.append(

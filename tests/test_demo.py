@@ -82,7 +82,9 @@ def test_demo_shows_each_outcome_then_status_and_can_be_inspected_later(tmp_path
     assert "the CRM row followed: Grace Hopper's title is 'Commodore'" in out
     assert re.search(r"echoes of syncd's own pushes \(no job\): [1-9]", out)
     # The injected 500: retried after the demo's short backoff.
-    assert re.search(r"attempt 1 of 5 failed, retry in 1\.0 s: monday INTERNAL_SERVER_ERROR", out)
+    assert re.search(
+        r"attempt 1 of 5 failed, retry in 1\.0 s: monday HTTP 500 INTERNAL_SERVER_ERROR", out
+    )
     # The injected 429: every monday call pauses, caught jobs are snoozed, not failed.
     assert re.search(r"monday +rate limited \(COMPLEXITY_BUDGET_EXHAUSTED\)", out)
     assert "snoozed until" in out

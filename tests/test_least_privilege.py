@@ -366,6 +366,16 @@ async def test_the_operator_commands_work_as_the_runtime_role(
     queued = syncd(url, "enqueue", "document", str(doc), "extract").stdout.strip()
     assert (await job_row(conn, uuid.UUID(queued), DOCUMENTS))["status"] == "pending"
 
+    # A monday pause shows in status, and `monday resume` (a DELETE) ends it.
+    await conn.execute(
+        "INSERT INTO monday_pauses (token_id, paused_until, reason) "
+        "VALUES ('abc', now() + interval '1 hour', 'DAILY_LIMIT_EXCEEDED')"
+    )
+    report = json.loads(syncd(url, "status", "--json").stdout)
+    assert [p["reason"] for p in report["monday_pauses"]] == ["DAILY_LIMIT_EXCEEDED"]
+    assert "DAILY_LIMIT_EXCEEDED" in syncd(url, "monday", "resume").stdout
+    assert await conn.fetchval("SELECT count(*) FROM monday_pauses") == 0
+
 
 async def test_backfill_reconcile_and_webhook_records_work_as_the_runtime_role(
     granted: Granted, fake: FakeMonday, conn: asyncpg.Connection
@@ -458,6 +468,30 @@ async def test_the_application_role_enqueues_and_merges_with_insert_alone(
 
     # The NOTIFY triggers need nothing more than the INSERT either.
     await wait_for(lambda: asyncio.sleep(0, result=heard == set(db.CHANNELS.values())))
+
+
+async def test_the_application_names_what_to_do_and_when(
+    app: asyncpg.Connection, conn: asyncpg.Connection
+) -> None:
+    """Every column an application may write, at once: syncd's columns stay its own."""
+    sync_id, doc_job, entity = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await app.execute(
+        "INSERT INTO sync_queue (id, entity_type, entity_id, direction, operation, priority,"
+        " payload, max_attempts, next_retry)"
+        " VALUES ($1, 'contact', $2, 'to_npd', 'delete', 4, '{}', 9, now() + interval '1 hour')",
+        sync_id,
+        entity,
+    )
+    doc = await add_document(conn)
+    await app.execute(
+        "INSERT INTO document_processing_queue (id, document_id, operation, priority,"
+        " max_attempts, next_retry) VALUES ($1, $2, 'extract', 2, 3, NULL)",
+        doc_job,
+        doc,
+    )
+    for table, job_id in (("sync_queue", sync_id), (DOCUMENTS, doc_job)):
+        row = await conn.fetchrow(f"SELECT * FROM {table} WHERE id = $1", job_id)
+        assert (row["status"], row["attempts"], row["error_message"]) == ("pending", 0, None)
 
 
 async def test_a_table_of_the_applications_own_cannot_take_the_merge(
@@ -627,6 +661,19 @@ REFUSED_TO_RUNTIME = [
     "INSERT INTO documents (filename) VALUES ('x')",
 ]
 
+SYNCD_WRITES = [
+    ("status", "'processing'"),
+    ("status", "'completed'"),
+    ("attempts", "3"),
+    ("error_message", "'forged'"),
+    ("last_attempt", "now()"),
+    ("started_at", "now()"),
+    ("completed_at", "now()"),
+    ("created_at", "now() - interval '1 year'"),
+    ("worker_id", "gen_random_uuid()"),
+    ("attempts_log", "'[]'"),
+]
+
 REFUSED_TO_APP = [
     "DROP TABLE sync_queue",
     "TRUNCATE sync_queue",
@@ -641,6 +688,19 @@ REFUSED_TO_APP = [
     # RETURNING reads the row: it needs SELECT on the columns it returns.
     "INSERT INTO document_processing_queue (document_id, operation) "
     "VALUES (gen_random_uuid(), 'extract') RETURNING id",
+    # Only syncd records what happened to a job: no row born processing, completed,
+    # failed, tried, or carrying an error (SPEC §2's columns an application writes,
+    # less those).
+    *(
+        f"INSERT INTO sync_queue (entity_type, entity_id, {column}) "
+        f"VALUES ('contact', gen_random_uuid(), {value})"
+        for column, value in SYNCD_WRITES
+    ),
+    *(
+        f"INSERT INTO document_processing_queue (document_id, operation, {column}) "
+        f"VALUES (gen_random_uuid(), 'extract', {value})"
+        for column, value in SYNCD_WRITES
+    ),
     "SELECT sync_queue_merge_pending()",
     "ALTER FUNCTION sync_queue_merge_pending() SECURITY INVOKER",
     "SELECT * FROM syncd_workers",

@@ -19,6 +19,8 @@ from typing import Any
 
 import structlog
 
+from syncd.terminal import printable_event
+
 _COLOURS = {
     "dim": "\x1b[2m",
     "bold": "\x1b[1m",
@@ -88,6 +90,7 @@ class Show:
         }
 
     def __call__(self, logger: Any, method: str, event: EventDict) -> str:
+        event = printable_event(logger, method, event)  # an error, a name, monday's words
         if event.get("event") == "daemon.ready":
             self.daemon_ready.set()
         render = self._lines.get(str(event.get("event")))

@@ -58,11 +58,14 @@ VALUE_TYPES = {
 class HttpFailure(Exception):
     """A resolver's way to answer with an HTTP error (423 for a locked board)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 The way through: handler.py reads the document row (store.py), resolves its file
 under the storage root (paths.py), and hands it to an extractor process
-(pool.py, extractor.py), which fingerprints it, recognises it from its bytes
+(pool.py, extractor_process.py), which fingerprints it, recognises it from its bytes
 (detect.py) and reads it (pdf.py, word.py, text.py, html_page.py) into an
-`Extraction` (extraction.py); the handler then upserts `document_extractions`.
+`Extraction` (file_to_text.py); the handler then upserts `document_extractions`.
 
 Installed through the `syncd.handlers` entry point like any third-party handler.
 """

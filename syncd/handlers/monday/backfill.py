@@ -39,9 +39,9 @@ import structlog
 from syncd import queries
 from syncd.handlers.monday import columns, crm_graphql, rows
 from syncd.handlers.monday.client import Answer, MondayClient, idempotency_key
-from syncd.handlers.monday.documents import Document
 from syncd.handlers.monday.errors import ItemGone
 from syncd.handlers.monday.handler import pushed, winner
+from syncd.handlers.monday.operations import Operation
 from syncd.handlers.monday.settings import EntityMapping
 from syncd.retry import RateLimited
 
@@ -187,7 +187,7 @@ class Plan:
 
 async def call(
     client: MondayClient,
-    document: Document,
+    document: Operation,
     variables: dict[str, Any],
     *,
     board_id: int | None = None,

@@ -115,7 +115,7 @@ def holds(mapping: ColumnMapping, sent: Any, found: Mapping[str, Any] | None) ->
 
     `sent` is what `encode` made; `found` is the item's ``column_values`` entry for
     the column (``id``, ``type``, ``value``, and ``label`` for a status), as
-    `documents.FIND_ITEM_VALUES` asks for it. ``value`` is monday's stored JSON:
+    `operations.FIND_ITEM_VALUES` asks for it. ``value`` is monday's stored JSON:
     compared with `sent` as monday stores each type, less the fields monday adds
     itself (``changed_at``) and null fields. Any doubt answers False (the column is
     written again): a missing entry, another column type than the mapping's, a value

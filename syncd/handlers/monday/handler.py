@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from syncd.handlers import Context, Job
-from syncd.handlers.monday import columns, crm_graphql, documents, items, rows
+from syncd.handlers.monday import columns, crm_graphql, items, operations, rows
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import ItemGone, MondayUnavailable
 from syncd.handlers.monday.settings import EntityMapping
@@ -101,10 +101,10 @@ class MondaySync:
             "values": _json({self.mapping.key_column: str(entity_id), **values}),
         }
         answer = await self.client.call(
-            documents.CREATE_ITEM,
+            operations.CREATE_ITEM,
             variables,
             board_id=self.mapping.board_id,
-            idempotency_key=idempotency_key(job.id, documents.CREATE_ITEM, variables),
+            idempotency_key=idempotency_key(job.id, operations.CREATE_ITEM, variables),
         )
         return _item_id(answer.data.get("create_item"), "create_item")
 
@@ -116,26 +116,26 @@ class MondaySync:
             "values": _json({"name": name, **values}),
         }
         answer = await self.client.call(
-            documents.UPDATE_ITEM,
+            operations.UPDATE_ITEM,
             variables,
             board_id=self.mapping.board_id,
-            idempotency_key=idempotency_key(job.id, documents.UPDATE_ITEM, variables),
+            idempotency_key=idempotency_key(job.id, operations.UPDATE_ITEM, variables),
         )
         if answer.data.get("change_multiple_column_values") is None:
             raise ItemGone(f"monday has no item {item_id} on board {self.mapping.board_id}")
 
     async def _find(self, entity_id: uuid.UUID) -> int | None:
         """The id of the item made for `entity_id`, if monday has one."""
-        item = await self._lookup(documents.FIND_ITEM, entity_id)
+        item = await self._lookup(operations.FIND_ITEM, entity_id)
         return None if item is None else _item_id(item, "items_page_by_column_values")
 
     async def _find_with_values(self, entity_id: uuid.UUID) -> dict[str, Any] | None:
         """The item made for `entity_id`, with its name and the mapped columns' values."""
         columns = [c.column for c in self.mapping.columns.values()]
-        return await self._lookup(documents.FIND_ITEM_VALUES, entity_id, columns=columns)
+        return await self._lookup(operations.FIND_ITEM_VALUES, entity_id, columns=columns)
 
     async def _lookup(
-        self, document: documents.Document, entity_id: uuid.UUID, **variables: Any
+        self, document: operations.Operation, entity_id: uuid.UUID, **variables: Any
     ) -> dict[str, Any] | None:
         """The first item whose key column holds `entity_id`, as `document` asks for it."""
         answer = await self.client.call(
@@ -148,12 +148,15 @@ class MondaySync:
             },
             board_id=self.mapping.board_id,
         )
-        page = answer.data.get("items_page_by_column_values") or {}
-        found = page.get("items") or []
+        page = answer.data.get("items_page_by_column_values")
+        found = page.get("items") if isinstance(page, dict) else page
         if not found:
             return None
-        if not isinstance(found[0], dict):
-            raise MondayUnavailable("monday answered items_page_by_column_values without an item")
+        if not isinstance(found, list) or not isinstance(found[0], dict):
+            # Not "no item": a delete would complete as a no-op on a garbled answer.
+            raise MondayUnavailable(
+                "monday answered items_page_by_column_values with an unexpected shape"
+            )
         item: dict[str, Any] = found[0]
         return item
 
@@ -172,7 +175,7 @@ class MondaySync:
             ctx.log.info("monday.nothing_to_delete")
             return
         document = (
-            documents.ARCHIVE_ITEM if self.mapping.delete == "archive" else documents.DELETE_ITEM
+            operations.ARCHIVE_ITEM if self.mapping.delete == "archive" else operations.DELETE_ITEM
         )
         variables = {"item": str(item_id)}
         try:
@@ -270,7 +273,9 @@ class MondaySync:
             {"item": str(item_id), "columns": [c.column for c in self.mapping.columns.values()]},
         )
         found = answer.data.get("items") or []
-        if not found or not isinstance(found[0], dict):
+        if not isinstance(found, list) or (found and not isinstance(found[0], dict)):
+            raise MondayUnavailable("monday answered items with an unexpected shape")
+        if not found:
             return None
         item: dict[str, Any] = found[0]
         return item

@@ -381,6 +381,17 @@ class MondaySettings(BaseModel):
     max_wait: Seconds = 15.0
     # Part of each budget the pacer leaves unspent, for other users of the token.
     reserve: float = Field(default=0.0, ge=0.0, lt=1.0)
+    # The longest wait one answer from monday can impose (retry_in_seconds,
+    # Retry-After, a board lock): a larger or absurd figure is cut to this, so one
+    # bad answer cannot stop the work for days. The daily limit has its own cap,
+    # since its honest wait (until midnight UTC) runs up to a day.
+    max_pause: Seconds = 3600.0
+    max_daily_pause: Seconds = 86400.0
+    # How long a locked board is left alone when monday does not say.
+    lock_pause: Seconds = 5.0
+    # An answer larger than this is cut off and the attempt retried: a sane answer
+    # is a few KiB, and the whole body is held in memory to parse it.
+    max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     entities: dict[str, EntityMapping] = Field(default_factory=dict)
     webhooks: WebhookSettings | None = None
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
