@@ -434,6 +434,7 @@ async def carry_out(
     """Record the pairs, fill the adopted items' key column, enqueue what differs."""
     done = Done()
     board, entity_type = mapping.board_id, plan.entity_type
+    run = uuid.uuid4()
     if plan.links:
         await pool.execute(
             queries.load("monday_items_record"),
@@ -455,7 +456,9 @@ async def carry_out(
             "column": mapping.key_column,
             "value": str(entity_id),
         }
-        key = idempotency_key(f"backfill:{entity_type}:{entity_id}", crm_graphql.SET_KEY, variables)
+        # Per run: a retry within the run replays, a later run (a key a person
+        # cleared since) writes again instead of replaying a stale answer.
+        key = idempotency_key(f"backfill:{run}:{entity_id}", crm_graphql.SET_KEY, variables)
         try:
             await call(client, crm_graphql.SET_KEY, variables, board_id=board, key=key)
             done.keys_filled += 1
