@@ -152,7 +152,7 @@ class WebhookReceiver:
                 _ignored(event, "no row holds the key column's entity id")
                 continue
             try:
-                sent = _row_values(mapping, row, entity_id)
+                sent = _row_values(mapping, row)
             except columns.InvalidValue:
                 sent = {}
             same = all(
@@ -182,7 +182,7 @@ class WebhookReceiver:
         else:
             row = await rows.read(self._pool, mapping, link.entity_id)
             try:
-                current = None if row is None else _row_values(mapping, row, link.entity_id)
+                current = None if row is None else _row_values(mapping, row)
             except columns.InvalidValue:
                 current = None
             echo = current is not None and current.get(column.column) == value
@@ -239,9 +239,7 @@ def monday_value(column: ColumnMapping, value: Any) -> Any:
     return {k: v for k, v in value.items() if v is not None and k not in _ADDED}
 
 
-def _row_values(
-    mapping: EntityMapping, row: dict[str, Any], entity_id: uuid.UUID
-) -> dict[str, Any]:
+def _row_values(mapping: EntityMapping, row: dict[str, Any]) -> dict[str, Any]:
     """Every mapped column's value for the row, as a push would send it."""
     sent = {}
     for field, column in mapping.columns.items():
