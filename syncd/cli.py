@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         "action", choices=["check", "show"], help="check: validate; show: print, secrets redacted"
     )
 
-    monday_commands.add_parser(sub, Parser)
+    from syncd.handlers.monday.commands import add_commands
+
+    add_commands(monday_commands.add_parser(sub, Parser))
 
     dm = sub.add_parser(
         "demo",
@@ -477,6 +479,11 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_monday(settings: Settings, args: argparse.Namespace) -> int:
+    # backfill, reconcile and webhooks carry their own function (handlers/monday/commands.py).
+    own: Callable[[Settings, argparse.Namespace], int] | None = getattr(args, "monday_run", None)
+    if own is not None:
+        return own(settings, args)
+
     async def work(conn: asyncpg.Connection) -> int:
         print(await monday_commands.run(conn, args))
         return 0

@@ -34,8 +34,13 @@ class Ended:
     woken: int
 
 
-def add_parser(sub: argparse._SubParsersAction[P], parser_class: type[P]) -> None:
-    monday = sub.add_parser("monday", help="steer the monday.com sync")
+def add_parser(
+    sub: argparse._SubParsersAction[P], parser_class: type[P]
+) -> argparse._SubParsersAction[P]:
+    """The ``monday`` group with ``resume``; returns its actions, for the others to join."""
+    monday = sub.add_parser(
+        "monday", help="steer the monday.com sync: resume, backfill, reconcile, webhooks"
+    )
     actions = monday.add_subparsers(
         dest="monday_action", metavar="ACTION", parser_class=parser_class
     )
@@ -44,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction[P], parser_class: type[P]) -> Non
         "resume",
         help="end a monday pause (rate limit, daily limit) now; snoozed jobs become due",
     )
+    return actions
 
 
 async def resume(conn: asyncpg.Connection) -> list[Ended]:

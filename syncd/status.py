@@ -52,6 +52,10 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
         for w in workers
     ]
     report["unowned_running_jobs"] = await conn.fetchval(queries.load("unowned"))
+    report["monday_reconcile"] = [
+        {k: _plain(v) for k, v in dict(r).items()}
+        for r in await conn.fetch(queries.load("monday_reconcile_last"))
+    ]
     report["monday_pauses"] = [
         {
             "token": p["token"],
@@ -126,6 +130,12 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"{what} until {p['until']} ({_duration(p['remaining_s'])} more): {p['reason']}"
             " (`syncd monday resume` ends it)"
+        )
+    for r in report.get("monday_reconcile", []):
+        lines.append(
+            f"monday reconcile {r['entity_type']}: last {r['finished_at']}"
+            f"{' (dry run)' if r['dry_run'] else ''}, checked {r['checked']}, "
+            f"drifted {r['drifted']}, enqueued {r['enqueued']}"
         )
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ received validates against monday's published schema, read from
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -76,9 +77,10 @@ def add_boards(fake: FakeMonday) -> None:
     )
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeMonday]:
-    server = FakeMonday()
+@contextlib.asynccontextmanager
+async def running_fake(**options: Any) -> AsyncIterator[FakeMonday]:
+    """A fake with the test boards; at the end, every document it got must validate."""
+    server = FakeMonday(**options)
     add_boards(server)
     await server.start()
     try:
@@ -86,6 +88,12 @@ async def fake() -> AsyncIterator[FakeMonday]:
     finally:
         await server.stop()
     assert_valid(server.documents)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeMonday]:
+    async with running_fake() as server:
+        yield server
 
 
 def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:
@@ -102,9 +110,14 @@ def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:
                 "key_column": "text_syncd_id",
                 "updated_at_field": "updated_at",
                 "columns": {
-                    "email": {"column": "email", "type": "email"},
-                    "phone": {"column": "phone", "type": "phone", "country": "US"},
-                    "title": {"column": "text_title", "type": "text"},
+                    "email": {"column": "email", "type": "email", "direction": "both"},
+                    "phone": {
+                        "column": "phone",
+                        "type": "phone",
+                        "country": "US",
+                        "direction": "both",
+                    },
+                    "title": {"column": "text_title", "type": "text", "direction": "both"},
                 },
             },
             "organization": {
@@ -113,9 +126,9 @@ def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:
                 "item_name": "{name}",
                 "key_column": "text_syncd_id",
                 "columns": {
-                    "website": {"column": "link", "type": "link"},
-                    "industry": {"column": "status", "type": "status"},
-                    "country": {"column": "country", "type": "country"},
+                    "website": {"column": "link", "type": "link", "direction": "both"},
+                    "industry": {"column": "status", "type": "status", "direction": "both"},
+                    "country": {"column": "country", "type": "country", "direction": "both"},
                 },
             },
         },

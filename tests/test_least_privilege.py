@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from syncd import db, handlers, jobs, migrate, status
+from syncd import db, handlers, jobs, migrate, queries, status
 from syncd.fake_monday import FakeMonday
 from tests.conftest import connected, make_settings
 from tests.documents_support import write
@@ -135,7 +135,7 @@ async def runtime(granted: Granted) -> AsyncIterator[asyncpg.Connection]:
 def readme_mapping(fake: FakeMonday) -> dict[str, Any]:
     """The test mappings, with the contact title not pulled, as in the README's example."""
     config = monday_config(fake)
-    config["entities"]["contact"]["columns"]["title"]["pull"] = False
+    config["entities"]["contact"]["columns"]["title"]["direction"] = "to_monday"
     return config
 
 
@@ -383,6 +383,37 @@ async def test_the_operator_commands_work_as_the_runtime_role(
     assert [p["reason"] for p in report["monday_pauses"]] == ["DAILY_LIMIT_EXCEEDED"]
     assert "DAILY_LIMIT_EXCEEDED" in syncd(url, "monday", "resume").stdout
     assert await conn.fetchval("SELECT count(*) FROM monday_pauses") == 0
+
+
+async def test_backfill_reconcile_and_webhook_records_work_as_the_runtime_role(
+    granted: Granted, fake: FakeMonday, conn: asyncpg.Connection
+) -> None:
+    from syncd.handlers.monday import backfill, reconcile
+    from syncd.handlers.monday.client import MondayClient
+    from syncd.handlers.monday.pauses import MemoryPauses
+
+    settings = make_settings(granted.runtime_url, monday=readme_mapping(fake))
+    await add_contact(conn)
+    pool = await db.create_pool(settings)
+    client = MondayClient(settings.monday, pauses=MemoryPauses())
+    await client.start(None)
+    try:
+        mapping = settings.monday.entities["contact"]
+        plan = await backfill.compare(pool, client, "contact", mapping, mode="backfill")
+        done = await backfill.carry_out(pool, client, mapping, plan, priority=-10)
+        assert done.enqueued == 1
+        await reconcile.reconcile(pool, client, "contact", mapping)
+        async with reconcile.exclusive(pool):
+            pass
+        await pool.execute(queries.load("monday_webhook_add"), 1, CONTACTS_BOARD, "create_item")
+        assert len(await pool.fetch(queries.load("monday_webhook_list"))) == 1
+        await pool.execute(queries.load("monday_webhook_forget"), 1)
+        async with pool.acquire() as reader:
+            report = await status.gather(reader, 3.0)
+        assert report["monday_reconcile"][0]["entity_type"] == "contact"
+    finally:
+        await client.stop()
+        await pool.close()
 
 
 async def pending(conn: asyncpg.Connection, entity_id: uuid.UUID) -> list[asyncpg.Record]:

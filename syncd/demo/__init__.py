@@ -7,9 +7,11 @@ In order, each step in its own module:
 3. a fake monday.com with two boards and a bad day planned (monday.py);
 4. a syncd.toml pointing the daemon at both (workspace.py, syncd.toml);
 5. contacts, organizations and uploaded files, a job for each (seed.py, uploads.py);
-6. the daemon, built as `syncd run` builds it (daemon.py), its events shown as they
-   happen (show.py), until every job is completed or failed;
-7. `syncd status`.
+6. the webhook receiver, served in this process, its webhooks installed (inbound.py);
+7. the daemon, built as `syncd run` builds it (daemon.py), its events shown as they
+   happen (show.py), until every job is completed or failed; then a person's edit on
+   the board, which comes back into the CRM row;
+8. `syncd status`.
 
 SIGINT or SIGTERM at any point unwinds, in reverse order, whatever has started: the
 daemon stops (running jobs go back to pending), the fake stops, PostgreSQL stops,
@@ -32,7 +34,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from syncd import config, db, logs, migrate, status
-from syncd.demo import monday, seed
+from syncd.demo import inbound, monday, seed
 from syncd.demo.daemon import DaemonThread
 from syncd.demo.show import Show, say
 from syncd.demo.workspace import DemoError, Workspace
@@ -196,17 +198,27 @@ async def _play(workspace: Workspace, show: Show, stack: contextlib.AsyncExitSta
         f"(wait {monday.PAUSE_SECONDS} s)"
     )
 
+    receiver = await inbound.serve(settings, stack)
+    say("webhooks installed on both boards: edits made on monday come back to the CRM")
+
     daemon = DaemonThread(settings)
     stack.push_async_callback(daemon.stop)
     daemon.start()
-    finished = await _work_off(conn, daemon, show)
+    finished = await _work_off(conn, daemon, show, fake)
+    if finished:
+        say(
+            f"webhook calls: {receiver.stats['events']}; echoes of syncd's own pushes "
+            f"(no job): {receiver.stats['echoes']}; to_npd jobs: {receiver.stats['enqueued']}"
+        )
     await daemon.stop()
     report = await status.gather(conn, settings.daemon.rescue_after)
     print(f"\n$ syncd --config {workspace.config} status\n{status.render(report)}\n", flush=True)
     return 0 if finished else 1
 
 
-async def _work_off(conn: asyncpg.Connection, daemon: DaemonThread, show: Show) -> bool:
+async def _work_off(
+    conn: asyncpg.Connection, daemon: DaemonThread, show: Show, fake: FakeMonday
+) -> bool:
     """Enqueue each wave once the daemon is done with the one before; False if that
     takes past PATIENCE."""
     loop = asyncio.get_running_loop()
@@ -237,6 +249,16 @@ async def _work_off(conn: asyncpg.Connection, daemon: DaemonThread, show: Show) 
         say(f"{wave.story}: {await seed.unfinished(conn)} jobs")
         if not await until(idle):
             return False
+    await asyncio.sleep(BREATHER)
+    who = await inbound.person_edits(fake, conn)
+    say(f"a person changes {who}'s title on the monday board to {inbound.NEW_TITLE!r}")
+
+    async def followed() -> bool:
+        return await inbound.row_followed(conn) and await idle()
+
+    if not await until(followed):
+        return False
+    say(f"the CRM row followed: {who}'s title is {inbound.NEW_TITLE!r} in contacts")
     say("every job has reached a final state: completed, or failed with its reason")
     return True
 

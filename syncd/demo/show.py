@@ -74,6 +74,15 @@ class Show:
             "monday.item_found": lambda e: self._note(
                 e, f"found monday item {e.get('item_id')}, made by an earlier attempt"
             ),
+            "monday.pulled": lambda e: self._note(
+                e, f"pulled {', '.join(e.get('fields') or []) or 'nothing'} from monday"
+            ),
+            "monday.webhook_enqueued": lambda e: self._line(
+                "monday",
+                f"webhook: {self.labels.get(str(e.get('entity_id')), 'an item')} changed "
+                "on the board: to_npd job enqueued",
+                "cyan",
+            ),
             "document.extracted": self._extracted,
             "document.path_refused": lambda e: self._job(
                 e, f"refused to read it (security): {e.get('reason')}", "red"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import math
 import time
@@ -35,6 +36,7 @@ from syncd.fake_monday import graph
 from syncd.fake_monday.boards import Boards, MondayError
 from syncd.fake_monday.faults import Faults
 from syncd.fake_monday.limits import Limits
+from syncd.fake_monday.webhooks import Webhooks
 
 TOKEN = "fake-monday-token"
 CURRENT_VERSION = "2026-10"
@@ -92,11 +94,14 @@ class FakeMonday:
         tokens: tuple[str, ...] = (TOKEN,),
         limits: Limits | None = None,
         versions: frozenset[str] = VERSIONS,
+        signing_secret: str | None = None,
     ) -> None:
         self.tokens = set(tokens)
         self.limits = limits or Limits()
         self.versions = versions
         self.boards = Boards()
+        # Registered through the API; called when an item changes.
+        self.webhooks = Webhooks(self.boards, signing_secret)
         self.faults = Faults()
         self.requests = 0
         self.requests_during_pause = 0
@@ -131,6 +136,7 @@ class FakeMonday:
         return self.url
 
     async def stop(self) -> None:
+        await self.webhooks.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -315,11 +321,12 @@ class FakeMonday:
                 "reset_in_x_seconds": window.reset_in(),
             },
             check_lock,
+            webhooks=self.webhooks,
         )
         result = graphql.execute(
             graph.schema(), document, None, context, variables, body.get("operationName")
         )
-        if isinstance(result, asyncio.Future | asyncio.Task):  # pragma: no cover - sync resolvers
+        if inspect.isawaitable(result):  # create_webhook calls the URL first
             result = await result
         status, answer, retry_after = self._result(result, legacy)
         if stored is not None:

@@ -20,14 +20,17 @@
 GRANT SELECT, INSERT, UPDATE, DELETE
    ON sync_queue, document_processing_queue, syncd_workers, monday_items
    TO :"runtime";
--- Upserts only: nothing in syncd deletes from these.
-GRANT SELECT, INSERT, UPDATE ON document_extractions TO :"runtime";
+-- Upserts only: nothing in syncd deletes from these (monday_reconcile_runs: the last
+-- reconcile's counts, for `syncd status`).
+GRANT SELECT, INSERT, UPDATE ON document_extractions, monday_reconcile_runs TO :"runtime";
 -- A limit hit writes a pause; `syncd monday resume` deletes it.
 GRANT SELECT, INSERT, UPDATE, DELETE ON monday_pauses TO :"runtime";
 -- The console's and the bulk commands' audit trail: written once, never changed.
 GRANT SELECT, INSERT ON syncd_audit TO :"runtime";
 -- `syncd run` and `syncd doctor` check that the schema is current.
 GRANT SELECT ON syncd_migrations TO :"runtime";
+-- The webhooks `syncd monday webhooks install` made, forgotten by `remove`.
+GRANT SELECT, INSERT, DELETE ON monday_webhooks TO :"runtime";
 
 -- == runtime: the host application's tables (run this part as their owner) =========
 
@@ -37,8 +40,9 @@ GRANT SELECT (id, filename, content_type, storage_path, size_bytes) ON documents
 -- One pair per [monday.entities.*] mapping; here the README's contact mapping and an
 -- organization mapping (item_name "{name}"; columns website, industry, country).
 -- SELECT on the fields the mapping reads: id_field, the item_name template's fields,
--- the columns, updated_at_field. UPDATE only on the fields a to_npd pull writes back:
--- the columns without `pull = false` (the contact's title has it).
+-- the columns, updated_at_field, match. UPDATE only on the fields a to_npd pull writes
+-- back: the columns of direction "to_npd" or "both" (the contact's title is "to_monday"),
+-- and deleted_field when on_item_deleted = "mark".
 GRANT SELECT (id, first_name, last_name, email, phone, title, updated_at) ON contacts
    TO :"runtime";
 GRANT UPDATE (email, phone) ON contacts TO :"runtime";

@@ -30,3 +30,7 @@ def install(registry: Registry, settings: Settings) -> None:
     registry.add_service(client)
     for entity_type, mapping in monday.entities.items():
         registry.add(SYNC, entity_type, MondaySync(entity_type, mapping, client))
+    if monday.reconcile.every is not None:
+        from syncd.handlers.monday.reconcile import Reconciler
+
+        registry.add_service(Reconciler(monday, client))

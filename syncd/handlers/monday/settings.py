@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import string
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -54,7 +54,19 @@ ColumnType = Literal[
     "country",
 ]
 
+Direction = Literal["to_monday", "to_npd", "both"]
+Conflict = Literal["crm_wins", "monday_wins", "newest_wins"]
+WebhookEvent = Literal[
+    "create_item",
+    "change_column_value",
+    "change_specific_column_value",
+    "item_deleted",
+    "item_archived",
+]
+
 CREDENTIAL = "monday-token"
+WEBHOOK_PATH_CREDENTIAL = "monday-webhook-path"
+SIGNING_SECRET_CREDENTIAL = "monday-signing-secret"
 
 
 def _identifier(value: str) -> str:
@@ -75,8 +87,36 @@ class ColumnMapping(BaseModel):
     # phone: the country the number belongs to when it is not written with a
     # leading "+<country code>" (monday validates the pair).
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
-    # to_npd: False leaves the row field alone when pulling from monday.
-    pull: bool = True
+    # Who owns the field (SPEC §11): to_monday (the CRM: pushed, never pulled),
+    # to_npd (monday: pulled, never pushed) or both (the entity's `conflict` decides).
+    direction: Direction = "to_monday"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pull(cls, data: Any) -> Any:
+        # `pull` came before `direction`: pull = true meant "both", pull = false
+        # "to_monday". It is still read, and refused when it contradicts direction.
+        if not isinstance(data, dict) or "pull" not in data:
+            return data
+        data = dict(data)
+        pull = data.pop("pull")
+        if not isinstance(pull, bool):
+            raise ValueError("pull: expected true or false (or use direction)")
+        implied = "both" if pull else "to_monday"
+        if data.setdefault("direction", implied) != implied:
+            raise ValueError(
+                f"pull = {str(pull).lower()} contradicts direction = {data['direction']!r}; "
+                "drop pull (direction replaces it)"
+            )
+        return data
+
+    @property
+    def pushed(self) -> bool:
+        return self.direction != "to_npd"
+
+    @property
+    def pulled(self) -> bool:
+        return self.direction != "to_monday"
 
 
 class EntityMapping(BaseModel):
@@ -91,9 +131,22 @@ class EntityMapping(BaseModel):
     group_id: str | None = None
     item_name: str = "{id}"
     key_column: str = Field(min_length=1)
-    # to_npd: with it, the side changed last wins (see handler.Pull); without it,
-    # monday wins for the mapped fields.
+    # The row's last change time: `conflict = "newest_wins"` compares it with the
+    # item's updated_at.
     updated_at_field: str | None = None
+    # Who wins a field of direction "both" that changed on both sides since the last
+    # sync. Unset: newest_wins with updated_at_field, else monday_wins (as before
+    # `conflict` existed).
+    conflict: Conflict | None = None
+    # Backfill: the row field that identifies an item whose key column is empty (an
+    # item made before syncd): a mapped field (its column is compared) or the one
+    # field of the item_name template (the item's name is compared).
+    match: str | None = None
+    # A to_npd delete (the item was deleted or archived on monday): leave the row
+    # ("nothing"), forget the item ("unlink"), or also set `deleted_field` to the
+    # time of the deletion ("mark").
+    on_item_deleted: Literal["nothing", "unlink", "mark"] = "nothing"
+    deleted_field: str | None = None
     # delete jobs archive the item (recoverable for 30 days on monday) or delete it.
     delete: Literal["archive", "delete"] = "archive"
     columns: dict[str, ColumnMapping] = Field(default_factory=dict)
@@ -107,7 +160,7 @@ class EntityMapping(BaseModel):
             raise ValueError("expected a table name or schema.table")
         return value
 
-    @field_validator("id_field", "updated_at_field")
+    @field_validator("id_field", "updated_at_field", "match", "deleted_field")
     @classmethod
     def _field(cls, value: str | None) -> str | None:
         return None if value is None else _identifier(value)
@@ -145,13 +198,48 @@ class EntityMapping(BaseModel):
                     f"columns.{seen[mapping.column]}"
                 )
             seen[mapping.column] = name
+        if self.conflict == "newest_wins" and self.updated_at_field is None:
+            raise ValueError('conflict = "newest_wins" needs updated_at_field')
+        if self.on_item_deleted == "mark" and self.deleted_field is None:
+            raise ValueError('on_item_deleted = "mark" needs deleted_field (the field to set)')
+        if self.match is not None and self.match_column() is None:
+            raise ValueError(
+                f"match: {self.match!r} is neither a mapped field (columns) nor the one "
+                "field of the item_name template"
+            )
         return self
+
+    def match_column(self) -> str | None:
+        """The board column a backfill compares `match` with ("name": the item name)."""
+        if self.match is None:
+            return None
+        if self.match in self.columns:
+            return self.columns[self.match].column
+        if template_fields(self.item_name) == [self.match] and self.item_name == (
+            "{" + self.match + "}"
+        ):
+            return "name"
+        return None
+
+    def policy(self) -> Conflict:
+        """The conflict rule in force (see `conflict`)."""
+        if self.conflict is not None:
+            return self.conflict
+        return "newest_wins" if self.updated_at_field else "monday_wins"
+
+    def pushed_columns(self) -> dict[str, ColumnMapping]:
+        return {f: c for f, c in self.columns.items() if c.pushed}
+
+    def pulled_columns(self) -> dict[str, ColumnMapping]:
+        return {f: c for f, c in self.columns.items() if c.pulled}
 
     def fields(self) -> list[str]:
         """Every row field the mapping reads, in a stable order."""
         wanted = [self.id_field, *template_fields(self.item_name), *self.columns]
         if self.updated_at_field:
             wanted.append(self.updated_at_field)
+        if self.match:
+            wanted.append(self.match)
         return list(dict.fromkeys(wanted))
 
 
@@ -165,6 +253,99 @@ def template_fields(template: str) -> list[str]:
             raise ValueError(f"{{{name}}} is not a row field name")
         names.append(name)
     return names
+
+
+def _default_events() -> list[WebhookEvent]:
+    return ["create_item", "change_column_value", "item_deleted", "item_archived"]
+
+
+class WebhookSettings(BaseModel):
+    """[monday.webhooks]: monday's calls into the daemon's HTTP listener (SPEC §11)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The secret path the calls arrive on ("/monday/<random>"): from here, a file, or
+    # the systemd credential monday-webhook-path. It is the check when no signing
+    # secret is set, so it must be long enough not to be guessed.
+    path: SecretStr | None = None
+    path_file: Path | None = None
+    # The app's signing secret: with it, each call must carry monday's HS256 JWT.
+    signing_secret: SecretStr | None = None
+    signing_secret_file: Path | None = None
+    # Where monday reaches the listener from outside, without the path
+    # ("https://syncd.example.com"): `syncd monday webhooks install` registers
+    # public_url + path.
+    public_url: str | None = Field(default=None, pattern=r"^https?://")
+    # The events `syncd monday webhooks install` subscribes each mapped board to.
+    events: list[WebhookEvent] = Field(default_factory=_default_events)
+
+    @model_validator(mode="after")
+    def _sources(self) -> WebhookSettings:
+        if self.path is not None and self.path_file is not None:
+            raise ValueError("path and path_file: set one of them, not both")
+        if self.signing_secret is not None and self.signing_secret_file is not None:
+            raise ValueError("signing_secret and signing_secret_file: set one of them, not both")
+        for name in ("path_file", "signing_secret_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: {path} does not exist")
+        if self.path is not None:
+            _check_path(self.path.get_secret_value())
+        if (
+            self.path is None
+            and self.path_file is None
+            and _credential(WEBHOOK_PATH_CREDENTIAL) is None
+        ):
+            raise ValueError(
+                "path: required (set path, path_file, or the systemd credential "
+                f"{WEBHOOK_PATH_CREDENTIAL!r})"
+            )
+        return self
+
+    def resolve_path(self) -> str:
+        if self.path is not None:
+            return self.path.get_secret_value()
+        source = self.path_file or _credential(WEBHOOK_PATH_CREDENTIAL)
+        assert source is not None  # _sources
+        return _check_path(_read_secret(source, "monday.webhooks.path_file"))
+
+    def resolve_signing_secret(self) -> str | None:
+        if self.signing_secret is not None:
+            return self.signing_secret.get_secret_value()
+        source = self.signing_secret_file or _credential(SIGNING_SECRET_CREDENTIAL)
+        return (
+            None if source is None else _read_secret(source, "monday.webhooks.signing_secret_file")
+        )
+
+
+def _check_path(path: str) -> str:
+    if not path.startswith("/") or len(path) < 24 or any(c in path for c in "?# \t\n"):
+        raise ValueError(
+            "path: expected an unguessable URL path such as /monday/<32 random characters> "
+            "(at least 24 characters, starting with /)"
+        )
+    return path
+
+
+def _read_secret(path: Path, key: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"{key}: cannot read {path}: {exc.strerror}") from None
+    if not text:
+        raise ValueError(f"{key}: {path} is empty")
+    return text
+
+
+class ReconcileSettings(BaseModel):
+    """[monday.reconcile]: the periodic drift check (off unless `every` is set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every: PositiveDuration | None = None
+    # The priority of the jobs a reconcile (or a backfill) enqueues: below the
+    # default 0, so that live changes go first.
+    priority: int = -10
 
 
 class MondaySettings(BaseModel):
@@ -197,6 +378,8 @@ class MondaySettings(BaseModel):
     # is a few KiB, and the whole body is held in memory to parse it.
     max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     entities: dict[str, EntityMapping] = Field(default_factory=dict)
+    webhooks: WebhookSettings | None = None
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
 
     @field_validator("entities")
     @classmethod
@@ -267,9 +450,9 @@ def _check_token(token: str, where: str) -> None:
         raise ValueError(f"{where} holds a control character (a line break?); a token is one line")
 
 
-def _credential() -> Path | None:
+def _credential(name: str = CREDENTIAL) -> Path | None:
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     if not directory:
         return None
-    path = Path(directory) / CREDENTIAL
+    path = Path(directory) / name
     return path if path.is_file() else None
