@@ -41,8 +41,9 @@ from syncd.config import Settings
 from syncd.fake_monday import TOKEN, FakeMonday
 from syncd.fake_monday.boards import text
 from syncd.handlers import SYNC, Registry
-from syncd.handlers.monday import MondaySync, backfill
+from syncd.handlers.monday import backfill
 from syncd.handlers.monday.client import MondayClient
+from syncd.handlers.monday.handler import MondaySync
 from syncd.worker import Worker
 
 BOARD = 1001

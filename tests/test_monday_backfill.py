@@ -14,8 +14,9 @@ import asyncpg
 import pytest
 
 from syncd.fake_monday import TOKEN, FakeMonday
-from syncd.handlers.monday import MondaySync, backfill, crm_graphql
+from syncd.handlers.monday import backfill, crm_graphql
 from syncd.handlers.monday.client import MondayClient
+from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.handlers.monday.settings import MondaySettings
 from tests.monday_support import (

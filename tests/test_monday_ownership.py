@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from syncd.fake_monday import FakeMonday
-from syncd.handlers.monday import MondaySync
 from syncd.handlers.monday.client import MondayClient
+from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.handlers.monday.settings import ColumnMapping, EntityMapping, MondaySettings
 from tests.monday_support import CONTACTS_BOARD, context, fake, monday_config, sync_job

@@ -12,8 +12,9 @@ import pytest
 from syncd import status
 from syncd.fake_monday import FakeMonday
 from syncd.handlers import Registry
-from syncd.handlers.monday import MondaySync, install
+from syncd.handlers.monday import install
 from syncd.handlers.monday.client import MondayClient
+from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.handlers.monday.reconcile import Reconciler, reconcile
 from syncd.handlers.monday.settings import MondaySettings

@@ -16,8 +16,9 @@ from aiohttp import web
 
 from syncd.fake_monday import FakeMonday
 from syncd.handlers import Registry
-from syncd.handlers.monday import MondaySync, commands, install, signing
+from syncd.handlers.monday import commands, install, signing
 from syncd.handlers.monday.client import MondayClient
+from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.handlers.monday.settings import MondaySettings
 from syncd.handlers.monday.webhooks import WebhookReceiver
