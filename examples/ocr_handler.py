@@ -30,7 +30,7 @@ from syncd.config import Settings
 from syncd.handlers import DOCUMENTS, Context, Job, Registry
 from syncd.handlers.documents import paths, store
 from syncd.handlers.documents.extraction import Content, summarize
-from syncd.retry import PermanentError, RateLimited, RetryableError
+from syncd.errors import PermanentError, RateLimited, RetryableError
 
 
 class OcrService:

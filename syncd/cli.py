@@ -14,8 +14,9 @@ from typing import Any, NoReturn
 
 import asyncpg
 
-from syncd import __version__, config, db, jobs, logs
+from syncd import __version__, actions, config, db, logs
 from syncd.config import EX_CONFIG, ConfigError, Settings
+from syncd.queues import QUEUES
 
 EX_ERROR = 1
 
@@ -84,13 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--priority", type=int, default=0)
 
     rt = sub.add_parser("retry", help="make a failed job (or all of them) due now")
-    rt.add_argument("queue", choices=["sync", "documents"], metavar="QUEUE")
+    rt.add_argument("queue", choices=list(QUEUES), metavar="QUEUE")
     which = rt.add_mutually_exclusive_group(required=True)
     which.add_argument("job_id", nargs="?", type=_uuid)
     which.add_argument("--failed", action="store_true", help="every failed job in QUEUE")
 
     cn = sub.add_parser("cancel", help="cancel a pending or failed job")
-    cn.add_argument("queue", choices=["sync", "documents"], metavar="QUEUE")
+    cn.add_argument("queue", choices=list(QUEUES), metavar="QUEUE")
     cn.add_argument("job_id", type=_uuid)
 
     sub.add_parser("purge", help="delete completed and cancelled jobs past retention now")
@@ -246,7 +247,7 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> int:
         try:
             if args.queue == "sync":
-                job_id, merged = await jobs.enqueue_sync(
+                job_id, merged = await actions.enqueue_sync(
                     conn,
                     args.entity_type,
                     args.entity_id,
@@ -258,7 +259,7 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"{job_id} (merged into the pending job)" if merged else job_id)
             else:
                 print(
-                    await jobs.enqueue_document(
+                    await actions.enqueue_document(
                         conn, args.document_id, args.operation, priority=args.priority
                     )
                 )
@@ -272,16 +273,16 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
-    queue = jobs.queue_named(args.queue)
+    queue = actions.queue_named(args.queue)
 
     async def work(conn: asyncpg.Connection) -> int:
         if args.failed:
-            n = await jobs.retry_failed(conn, queue)
+            n = await actions.retry_failed(conn, queue)
             print(f"{n} failed {queue.name} job(s) due now")
             return 0
         try:
-            await jobs.retry(conn, queue, args.job_id)
-        except (jobs.JobNotFound, ValueError) as exc:
+            await actions.retry(conn, queue, args.job_id)
+        except (actions.JobNotFound, ValueError) as exc:
             raise UserError(str(exc)) from None
         print(f"{args.job_id} due now")
         return 0
@@ -290,12 +291,12 @@ def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
-    queue = jobs.queue_named(args.queue)
+    queue = actions.queue_named(args.queue)
 
     async def work(conn: asyncpg.Connection) -> int:
         try:
-            await jobs.cancel(conn, queue, args.job_id)
-        except (jobs.JobNotFound, ValueError) as exc:
+            await actions.cancel(conn, queue, args.job_id)
+        except (actions.JobNotFound, ValueError) as exc:
             raise UserError(str(exc)) from None
         print(f"{args.job_id} cancelled")
         return 0
@@ -305,7 +306,7 @@ def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     from syncd.loops.pruner import prune
-    from syncd.queues import Store
+    from syncd.store import Store
 
     async def go() -> int:
         try:

@@ -19,10 +19,9 @@ from typing import Any
 
 from syncd import logs
 from syncd.config import ConfigError, Settings
+from syncd.queues import QUEUES
 
-RELOADABLE = {"log.level", "daemon.concurrency"} | {
-    f"queues.{name}.concurrency" for name in ("sync", "documents")
-}
+RELOADABLE = {"log.level", "daemon.concurrency"} | {f"queues.{name}.concurrency" for name in QUEUES}
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -23,7 +23,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
-from syncd.handlers import Job
+from syncd.job import Job
 from syncd.queues import Queue
 
 # Weight of the newest sample in the moving averages below.

@@ -17,9 +17,9 @@ RECENT_FAILURES = 5
 async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any]:
     report: dict[str, Any] = {}
     for name, queue in QUEUES.items():
-        row = await conn.fetchrow(queries.load("status", queue.table))
+        row = await conn.fetchrow(queue.sql("status"))
         assert row is not None
-        failures = await conn.fetch(queries.load("recent_failures", queue.table), RECENT_FAILURES)
+        failures = await conn.fetch(queue.sql("recent_failures"), RECENT_FAILURES)
         entry = {k: _plain(v) for k, v in dict(row).items()}
         entry["recent_failures"] = [
             {
@@ -27,7 +27,7 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
                 "status": f["status"],
                 "attempts": f["attempts"],
                 "max_attempts": f["max_attempts"],
-                "subject": _subject(name, f),
+                "subject": queue.describe(f),
                 "error": f["error_message"],
                 "last_attempt": _plain(f["last_attempt"]),
                 "next_retry": _plain(f["next_retry"]),
@@ -53,12 +53,6 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
     report["unowned_running_jobs"] = await conn.fetchval(queries.load("unowned"))
     report["rescue_after_s"] = rescue_after
     return report
-
-
-def _subject(queue: str, row: asyncpg.Record) -> str:
-    if queue == "sync":
-        return f"{row['entity_type']} {row['entity_id']} {row['operation']} {row['direction']}"
-    return f"document {row['document_id']} {row['operation']}"
 
 
 def _plain(value: Any) -> Any:

@@ -2,13 +2,24 @@
 
 A job's way through syncd:
   INSERT -> trigger NOTIFY (migrations/0004) -> Listener wakes the queue here ->
-  `_fetch` claims due jobs (queries/claim_*.sql) while slots are free -> `_run`
-  calls the handler from the registry under the queue's timeout -> Recorder
-  (outcomes.py) writes the outcome and logs job.completed / job.retry_scheduled /
-  job.failed / job.snoozed.
+  `_fetch` claims due jobs (the Queue's claim statement) while slots are free ->
+  `_attempt` calls the handler from the registry under the queue's timeout ->
+  outcomes.decide makes what it did an Outcome -> the OutcomeWriter
+  (loops/writer.py) writes it (write_outcomes.sql) and logs job.completed /
+  job.retry_scheduled / job.failed / job.snoozed / job.released.
 
 Concurrency is a global limit plus one per queue. When both queues have work the
 free slots are shared between them, so a flood of documents cannot starve syncs.
+
+How the fetch loop is woken, and why each signal is needed:
+  * `_wake` is the fetch loop's one alarm: set when a queue may have due jobs
+    (`_due`) and when a slot frees up. The loop sleeps on nothing else.
+  * `QueueState.wanted` says *which* queue to claim for, so an idle queue costs
+    no claim; `fresh` keeps a notification that arrived while a claim was in
+    flight from being wiped out by that claim coming back short.
+  * `Poller.look` is the one way into the poller's clock: look now (a claim came
+    back short, the listener reconnected) or at a time (a retry or snooze of
+    ours falls due then, which no notification will announce).
 """
 
 from __future__ import annotations
@@ -21,23 +32,27 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable, Coroutine
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable
 
 import asyncpg
 
-from syncd import db, logs, queries, reload, systemd
+from syncd import db, logs, loops, queries, reload, systemd
+from syncd.backoff import Doubling, pause, until_done
 from syncd.config import Settings
-from syncd.handlers import Context, Job, Registry
+from syncd.errors import PermanentError, describe
+from syncd.handlers import Context, Handler, Registry
+from syncd.job import Job
 from syncd.loops.heartbeat import Heartbeat
 from syncd.loops.listener import Listener
 from syncd.loops.poller import Poller
 from syncd.loops.pruner import Pruner
-from syncd.outcomes import Recorder, job_fields
-from syncd.queues import QUEUES, Queue, Store
-from syncd.retry import PermanentError, describe
+from syncd.loops.rescuer import Holdings, Rescuer
+from syncd.loops.watchdog import Watchdog
+from syncd.loops.writer import OutcomeWriter
+from syncd.outcomes import RELEASED, Outcome, RetryPolicy, decide
+from syncd.queues import QUEUES, Queue, job_fields
 from syncd.slots import QueueState
+from syncd.store import Store, Written
 
 # How long one step of a stop may take once the running jobs are done.
 STOP_STEP_TIMEOUT = 10.0
@@ -68,6 +83,7 @@ class Worker:
             )
             for name, q in QUEUES.items()
         }
+        self.holdings = Holdings()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._releasing = False
@@ -75,12 +91,11 @@ class Worker:
         self._pool: asyncpg.Pool | None = None
         self._listener: Listener | None = None
         self._poller: Poller | None = None
-        self._recorder: Recorder | None = None
+        self._writer: OutcomeWriter | None = None
         self._loops: list[asyncio.Task[None]] = []
         self._notifier = systemd.Notifier()
         self._store: Store | None = None
         self._failed = False  # a side loop died: exit 1 so systemd restarts us
-        self._claims_in_flight = 0
 
     # -- public ----------------------------------------------------------------
 
@@ -146,46 +161,46 @@ class Worker:
 
     async def _connect(self) -> bool:
         """Open the pool and the listener, waiting out a database that is not up yet."""
-        delay = 0.5
-        while not self._stop.is_set():
+
+        async def connect() -> None:
             try:
                 self._pool = await db.create_pool(self.settings)
-                self._listener = Listener(self.settings, self._notified, self._reconnected)
+                self._listener = Listener(self.settings, self._due, self._reconnected)
                 await self._listener.connect_once()
-                return True
-            except db.CONNECTION_ERRORS as exc:
+            except db.CONNECTION_ERRORS:
                 await self._close_connections()
                 self._notifier.status("waiting for database")
-                self.log.warning("db.unavailable", error=describe(exc), retry_in_s=delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                delay = min(delay * 2, self.settings.daemon.reconnect_max_delay)
-        return False
+                raise
+
+        def unavailable(exc: BaseException, delay: float) -> None:
+            self.log.warning("db.unavailable", error=describe(exc), retry_in_s=delay)
+
+        wait = Doubling(0.5, self.settings.daemon.reconnect_max_delay)
+        try:
+            await until_done(connect, db.CONNECTION_ERRORS, wait, unavailable, stop=self._stop)
+        except db.CONNECTION_ERRORS:
+            return False  # stopped while waiting
+        return True
 
     async def _serve(self) -> None:
         assert self._pool is not None and self._listener is not None
-        store = Store(self._pool, self.id)
-        self._recorder = Recorder(store, self.settings, self._written, self._retry_at)
-        heartbeat = Heartbeat(self.settings, self.id, self._pool, self._listener, self._holding)
+        self._store = store = Store(self._pool, self.id)
+        self._writer = OutcomeWriter(store, self.holdings, self._written)
+        heartbeat = Heartbeat(
+            self.settings, self.id, self._pool, self._listener, self.holdings.count
+        )
         await heartbeat.beat()
         await self.registry.start(self._pool)
-        self._poller = Poller(
-            self.settings, store, self._pool, self._listener, self._due, self._holdings
-        )
-        await self._poller.poll()  # rescue what a dead predecessor left before claiming
-        side: list[tuple[str, Coroutine[Any, Any, None]]] = [
-            ("listener", self._listener.run()),
-            ("poller", self._poller.run()),
-            ("heartbeat", heartbeat.run()),
-            ("recorder", self._recorder.run()),
-            ("watchdog", self._watchdog()),
-        ]
+        rescuer = Rescuer(self.settings, store, self.holdings, self._due)
+        self._poller = Poller(self.settings, store, self._listener, rescuer, self._due)
+        await self._poller.run_once()  # rescue what a dead predecessor left before claiming
+        watchdog = Watchdog(self._notifier, self._listener, self._doing)
+        side: list[loops.Loop] = [self._listener, self._poller, heartbeat, self._writer, watchdog]
         if not self.once:
-            side.append(("pruner", Pruner(self.settings, store, self._pool).run()))
-        self._loops = [asyncio.create_task(coro, name=name) for name, coro in side]
+            side.append(Pruner(self.settings, store, self._pool))
+        self._loops = [loop.start() for loop in side]
         for task in self._loops:
             task.add_done_callback(self._loop_ended)
-        self._store = store
         self._notifier.ready()
         self.log.info("daemon.ready", listen=self.settings.database.listen)
         await self._fetch()
@@ -206,14 +221,11 @@ class Worker:
         self.log.info(
             "daemon.stopping", running=len(running), grace_s=self.settings.daemon.shutdown_grace
         )
-        if self._recorder is not None:
+        if self._writer is not None:
             for state in self.queues.values():
                 # Claimed ahead and never started: back at once, attempt and all.
-                waiting = list(state.ready)
-                state.ready.clear()
-                if waiting:
-                    with contextlib.suppress(*db.CONNECTION_ERRORS):
-                        await self._recorder.released(state.queue, waiting)
+                while state.ready:
+                    self._writer.submit(state.ready.popleft(), Outcome(RELEASED))
         if running:
             _, late = await asyncio.wait(running, timeout=self.settings.daemon.shutdown_grace)
             if late:
@@ -221,19 +233,15 @@ class Worker:
                 for task in late:
                     task.cancel()
                 await asyncio.wait(late)
-        if self._recorder is not None:
-            with contextlib.suppress(*db.CONNECTION_ERRORS):
-                await asyncio.wait_for(self._recorder.wait_idle(), timeout=10)
+        if self._writer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._writer.wait_idle(), timeout=STOP_STEP_TIMEOUT)
         # Every step of a stop is bounded, these two as well: a loop caught in a
         # driver's wait (asyncpg hands a connection back only once the server
         # confirmed a cancel) or a service that does not stop must not keep the
         # process from exiting; systemd would kill it at TimeoutStopSec instead.
-        for task in self._loops:
-            task.cancel()
-        if self._loops:
-            _, stuck = await asyncio.wait(self._loops, timeout=STOP_STEP_TIMEOUT)
-            for task in stuck:
-                self.log.warning("daemon.stop_slow", step=f"the {task.get_name()} loop")
+        for task in await loops.stop(self._loops, STOP_STEP_TIMEOUT):
+            self.log.warning("daemon.stop_slow", step=f"the {task.get_name()} loop")
         try:
             await asyncio.wait_for(self.registry.stop(), timeout=STOP_STEP_TIMEOUT)
         except TimeoutError:
@@ -261,19 +269,18 @@ class Worker:
     # -- the fetch loop ------------------------------------------------------------
 
     async def _fetch(self) -> None:
-        backoff = 0.1
+        wait = Doubling(0.1, 5.0)
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 claimed = await self._claim_round()
-                backoff = 0.1
+                wait.succeeded()
             except (*db.CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
                 # The database is away (or two claims raced on one entity): wait
                 # and try again; the poller and listener notice the rest.
-                self.log.warning("claim.failed", error=describe(exc), retry_in_s=backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), backoff)
-                backoff = min(backoff * 2, 5.0)
+                delay = wait.failed()
+                self.log.warning("claim.failed", error=describe(exc), retry_in_s=delay)
+                await pause(delay, self._stop)
                 continue
             if claimed:
                 # Let the jobs just started take their first step: quick ones end
@@ -288,12 +295,8 @@ class Worker:
             self.stop()
 
     def _drained(self) -> bool:
-        assert self._recorder is not None
-        return (
-            not any(s.wanted for s in self.queues.values() if s.enabled)
-            and all(s.held == 0 for s in self.queues.values())
-            and self._recorder.holding == 0
-        )
+        wanted = any(s.wanted for s in self.queues.values() if s.enabled)
+        return not wanted and self.holdings.count() == 0
 
     def _room(self) -> int:
         """How many more jobs the daemon as a whole may claim now."""
@@ -306,6 +309,7 @@ class Worker:
 
         Returns True when more may be claimable right away.
         """
+        assert self._store is not None and self._poller is not None
         names = list(self.queues)
         self._rotation = (self._rotation + 1) % len(names)
         names = names[self._rotation :] + names[: self._rotation]
@@ -323,19 +327,15 @@ class Worker:
             want = min(share, self._room(), state.room(), self.settings.daemon.claim_batch)
             if want <= 0:
                 continue
-            assert self._store is not None
             state.fresh = False
             asked = loop.time()
-            self._claims_in_flight += 1
-            try:
+            with self.holdings.claiming():
                 jobs = await self._store.claim(state.queue, want)
-                state.claimed(jobs, loop.time() - asked)
-            finally:
-                self._claims_in_flight -= 1
+                self.holdings.add(state.queue.name, jobs)
+            state.claimed(jobs, loop.time() - asked)
             if len(jobs) < want:
                 state.wanted = state.fresh
-                assert self._poller is not None
-                self._poller.poke()
+                self._poller.look()
             else:
                 more = True
         self._dispatch()
@@ -360,7 +360,7 @@ class Worker:
         task = asyncio.create_task(self._run(state, job), name=f"job-{job.id}")
         state.running[job.id] = task
         # In case the task is cancelled before its first step (the finally below
-        # then never runs).
+        # then never runs; only when the event loop itself is torn down).
         task.add_done_callback(lambda done: self._ended(state, job, done))
 
     def _ended(self, state: QueueState, job: Job, task: asyncio.Task[None]) -> None:
@@ -386,43 +386,55 @@ class Worker:
             self._ended(state, job, task)
 
     async def _attempt(self, job: Job) -> None:
-        """One attempt: the handler under the queue's timeout, then its outcome."""
-        assert self._recorder is not None
+        """One attempt: the handler under the queue's timeout; its outcome to the writer."""
+        assert self._writer is not None and self._pool is not None
         started = time.monotonic()
+        queue = QUEUES[job.queue]
         log = self.log.bind(**job_fields(job))
         log.debug("job.started")
-        timeout = self.settings.queue(job.queue).timeout
-        deadline = asyncio.timeout(timeout)
+        deadline = asyncio.timeout(self.settings.queue(job.queue).timeout)
+        handler: Handler | None = None
+        result: object
         try:
-            if not isinstance(job.payload, dict):
-                raise PermanentError(
-                    "malformed payload: expected a JSON object, got " + _json_type(job.payload)
-                )
+            problem = queue.payload_problem(job)
+            if problem is not None:
+                raise PermanentError(problem)
             handler = self.registry.find(job)
             async with deadline:
-                assert self._pool is not None
-                await handler(job, Context(self._pool, self.settings, log))
-        except asyncio.CancelledError:
+                result = await handler(job, Context(self._pool, self.settings, log))
+        except asyncio.CancelledError as cut:
             # Shutdown ran out of grace (or the loop is being torn down): the
-            # attempt did not fail, it was cut short; give it back.
-            await asyncio.shield(self._recorder.released(QUEUES[job.queue], [job]))
+            # attempt did not fail, it was cut short; it goes back. Handing the
+            # outcome over cannot be interrupted; its write is shielded.
+            self._writer.submit(job, decide(job, cut, self._policy(job, handler)))
             if not self._releasing:
                 raise
             return
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
-            duration_ms = round((time.monotonic() - started) * 1000, 1)
-            await asyncio.shield(
-                self._recorder.failed(job, exc, duration_ms, timed_out=deadline.expired())
-            )
-            return
-        self._recorder.completed(job, round((time.monotonic() - started) * 1000, 1))
+            result = exc
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        outcome = decide(
+            job,
+            result,
+            self._policy(job, handler),
+            timed_out=deadline.expired(),
+            duration_ms=duration_ms,
+        )
+        self._writer.submit(job, outcome)
+
+    def _policy(self, job: Job, handler: Handler | None) -> RetryPolicy:
+        retry = self.settings.retry
+        return RetryPolicy(
+            retry.delays,
+            retry.jitter,
+            self.settings.queue(job.queue).timeout,
+            # A handler may choose its jobs' backoff (River's NextRetry).
+            getattr(handler, "backoff", None),
+        )
 
     # -- callbacks from the side loops -------------------------------------------------
-
-    def _notified(self, queue: str) -> None:
-        self._due(queue)
 
     def _due(self, queue: str) -> None:
         state = self.queues.get(queue)
@@ -435,58 +447,18 @@ class Worker:
         for name in self.queues:
             self._due(name)
         if self._poller is not None:
-            self._poller.poke()
+            self._poller.look()
 
-    def _written(self, queue: Queue, job: Job) -> None:
+    def _written(self, queue: Queue, job: Job, row: Written | None) -> None:
         # The job no longer blocks its entity: another job for it may be due.
         self._due(queue.name)
+        pending = row is not None and row.status == "pending" and row.next_retry is not None
+        if pending and self._poller is not None:
+            assert row is not None and row.next_retry is not None
+            self._poller.look(row.next_retry)
 
-    def _retry_at(self, queue: Queue, when: datetime) -> None:
-        if self._poller is not None:
-            self._poller.expect(queue, when)
-
-    def _holding(self) -> int:
-        held = sum(s.held for s in self.queues.values())
-        if self._recorder is not None:
-            held += self._recorder.holding
-        return held
-
-    def _holdings(self) -> dict[str, set[uuid.UUID]] | None:
-        """The jobs this worker has, per queue: running, claimed ahead, outcome
-        unwritten. None while a claim is in flight: its jobs are ours in the
-        database but not yet known here (its answer may even be lost)."""
-        if self._claims_in_flight:
-            return None
-        held: dict[str, set[uuid.UUID]] = {}
-        for name in QUEUES:
-            ids: set[uuid.UUID] = set()
-            state = self.queues.get(name)
-            if state is not None:
-                ids.update(state.running)
-                ids.update(job.id for job in state.ready)
-            if self._recorder is not None:
-                ids |= self._recorder.held_ids(name)
-            held[name] = ids
-        return held
-
-    async def _watchdog(self) -> None:
-        """WATCHDOG=1 while healthy, and a STATUS line saying what we are doing."""
-        interval = self._notifier.watchdog_interval() or 10.0
-        while True:
-            healthy = self._listener is not None and self._listener.ready.is_set()
-            if healthy:
-                self._notifier.watchdog()
-                self._notifier.status(
-                    f"{self.running} running"
-                    + "".join(
-                        f", {n} {'due' if s.wanted else 'idle'}" for n, s in self.queues.items()
-                    )
-                )
-            else:
-                self._notifier.status("waiting for database")
-            await asyncio.sleep(interval)
-
-
-def _json_type(value: object) -> str:
-    names = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
+    def _doing(self) -> str:
+        """The STATUS line systemd shows."""
+        return f"{self.running} running" + "".join(
+            f", {n} {'due' if s.wanted else 'idle'}" for n, s in self.queues.items()
+        )

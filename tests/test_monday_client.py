@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from syncd.errors import Kind, PermanentError, RetryableError, classify
 from syncd.fake_monday import TOKEN, FakeMonday
 from syncd.handlers.monday import documents
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import ItemGone, MondayRefused, MondayUnavailable
 from syncd.handlers.monday.pauses import MemoryPauses
-from syncd.retry import Kind, PermanentError, RetryableError, classify
 from tests.monday_support import (
     CONTACTS_BOARD,
     ORGANIZATIONS_BOARD,
