@@ -1,22 +1,28 @@
-"""What an attempt came to, decided before anything is written.
+"""One attempt, and what it came to, decided before anything is written.
 
-`decide` is a pure function: it takes what the handler did (returned, returned
-or raised a snooze, raised, was cut short) with the job and its retry policy,
-and gives the `Outcome` as a value. Writing it is the outcome writer's business
-(loops/writer.py), one batch and one statement for every kind alike. So the
-rules of SPEC §3 sit in one function that a test can call with no database.
+`attempt` runs a job's handler under its queue's timeout; `decide` is a pure
+function that takes what the handler did (returned, returned or raised a snooze,
+raised, was cut short) with the job and its retry policy, and gives the `Outcome`
+as a value. Writing it is the outcome writer's business (loops/writer.py), one
+batch and one statement for every kind alike. So the rules of SPEC §3 sit in one
+function that a test can call with no database.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from syncd.backoff import retry_delay
 from syncd.errors import Kind, Snooze, classify, describe
 from syncd.job import Job
+
+if TYPE_CHECKING:
+    from syncd.config import Settings
 
 COMPLETED = "completed"
 RETRY = "retry"
@@ -57,6 +63,12 @@ class RetryPolicy:
     jitter: float
     timeout_s: float
     override: BackoffOverride | None = None
+
+    @classmethod
+    def of(cls, settings: Settings, queue: str, override: BackoffOverride | None) -> RetryPolicy:
+        """The configured policy of `queue`'s jobs."""
+        timeout = settings.queue(queue).timeout
+        return cls(settings.retry.delays, settings.retry.jitter, timeout, override)
 
     def delay(self, job: Job) -> float:
         if self.override is not None:
@@ -99,3 +111,26 @@ def decide(
     return Outcome(
         RETRY, error, delay_s=policy.delay(job), duration_ms=duration_ms, timed_out=timed_out
     )
+
+
+async def attempt(job: Job, call: Callable[[], Awaitable[object]], policy: RetryPolicy) -> Outcome:
+    """Run `call` (the handler on `job`) under the queue's timeout; its outcome.
+
+    A cancellation from outside (shutdown ran out of grace) is not raised but
+    comes back as the `released` outcome: the caller hands it to the writer
+    before it lets the cancellation go on.
+    """
+    started = time.monotonic()
+    deadline = asyncio.timeout(policy.timeout_s)
+    result: object
+    try:
+        async with deadline:
+            result = await call()
+    except asyncio.CancelledError as cut:
+        return decide(job, cut, policy)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        result = exc
+    duration_ms = round((time.monotonic() - started) * 1000, 1)
+    return decide(job, result, policy, timed_out=deadline.expired(), duration_ms=duration_ms)

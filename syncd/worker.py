@@ -26,21 +26,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
+import functools
 import os
-import signal
 import socket
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 import asyncpg
 
-from syncd import db, logs, loops, queries, reload, systemd
+from syncd import db, logs, loops, outcomes, queries, reload, systemd
 from syncd.backoff import Doubling, pause, until_done
 from syncd.config import Settings
 from syncd.errors import PermanentError, describe
-from syncd.handlers import Context, Handler, Registry
+from syncd.handlers import Context, Registry
 from syncd.job import Job
 from syncd.loops.heartbeat import Heartbeat
 from syncd.loops.listener import Listener
@@ -49,10 +49,10 @@ from syncd.loops.pruner import Pruner
 from syncd.loops.rescuer import Holdings, Rescuer
 from syncd.loops.watchdog import Watchdog
 from syncd.loops.writer import OutcomeWriter
-from syncd.outcomes import RELEASED, Outcome, RetryPolicy, decide
+from syncd.outcomes import RELEASED, Outcome, RetryPolicy
 from syncd.queues import QUEUES, Queue, job_fields
-from syncd.slots import QueueState
-from syncd.store import Store, Written
+from syncd.slots import QueueState, Slots
+from syncd.store import Store
 
 # How long one step of a stop may take once the running jobs are done.
 STOP_STEP_TIMEOUT = 10.0
@@ -74,30 +74,22 @@ class Worker:
         self.once = once
         self.id = uuid.uuid4()
         self.log = logs.get(worker_id=str(self.id))
-        self.queues = {
-            name: QueueState(
-                q,
-                settings.queue(name).concurrency,
-                settings.queue(name).enabled,
-                most_ahead=settings.daemon.claim_batch,
-            )
-            for name, q in QUEUES.items()
-        }
+        self.slots = Slots(settings)
+        self.queues = self.slots.states
+        # A handler may choose its jobs' backoff (registry.backoff).
+        self._policies = {q: RetryPolicy.of(settings, q, registry.backoff) for q in QUEUES}
         self.holdings = Holdings()
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._releasing = False
-        self._rotation = 0
         self._pool: asyncpg.Pool | None = None
-        self._listener: Listener | None = None
+        self._listener = Listener(settings, self._due, self._reconnected)
         self._poller: Poller | None = None
         self._writer: OutcomeWriter | None = None
         self._loops: list[asyncio.Task[None]] = []
         self._notifier = systemd.Notifier()
         self._store: Store | None = None
         self._failed = False  # a side loop died: exit 1 so systemd restarts us
-
-    # -- public ----------------------------------------------------------------
 
     def stop(self) -> None:
         """Stop claiming and shut down gracefully (SIGTERM, SIGINT)."""
@@ -115,25 +107,11 @@ class Worker:
         self._notifier.ready()
 
     def _apply(self, new: Settings) -> None:
-        self.settings.log.level = new.log.level
-        self.settings.daemon.concurrency = new.daemon.concurrency
-        for name, state in self.queues.items():
-            limit = new.queue(name).concurrency
-            self.settings.queue(name).concurrency = state.limit = limit
+        reload.apply_limits(self.settings, new, self.slots)
         self._dispatch()  # a higher limit starts what was claimed ahead
         self._wake.set()  # ...and may claim more
 
-    @property
-    def running(self) -> int:
-        return sum(len(s.running) for s in self.queues.values())
-
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.stop)
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGHUP, self.reload)
         self.log.info(
             "daemon.started",
             pid=os.getpid(),
@@ -145,16 +123,14 @@ class Worker:
             handlers={n: self.registry.kinds(n) for n in QUEUES},
         )
         try:
-            if not await self._connect():
-                return
-            try:
-                await self._serve()
-            finally:
-                await self._shutdown()
+            with systemd.signals(self.stop, self.reload):
+                if not await self._connect():
+                    return
+                try:
+                    await self._serve()
+                finally:
+                    await self._shutdown()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.remove_signal_handler(sig)
             self.log.info("daemon.stopped")
 
     # -- start and stop ----------------------------------------------------------
@@ -165,7 +141,6 @@ class Worker:
         async def connect() -> None:
             try:
                 self._pool = await db.create_pool(self.settings)
-                self._listener = Listener(self.settings, self._due, self._reconnected)
                 await self._listener.connect_once()
             except db.CONNECTION_ERRORS:
                 await self._close_connections()
@@ -183,7 +158,7 @@ class Worker:
         return True
 
     async def _serve(self) -> None:
-        assert self._pool is not None and self._listener is not None
+        assert self._pool is not None
         self._store = store = Store(self._pool, self.id)
         self._writer = OutcomeWriter(store, self.holdings, self._written)
         heartbeat = Heartbeat(
@@ -194,26 +169,21 @@ class Worker:
         rescuer = Rescuer(self.settings, store, self.holdings, self._due)
         self._poller = Poller(self.settings, store, self._listener, rescuer, self._due)
         await self._poller.run_once()  # rescue what a dead predecessor left before claiming
-        watchdog = Watchdog(self._notifier, self._listener, self._doing)
+        watchdog = Watchdog(self._notifier, self._listener, self.slots)
         side: list[loops.Loop] = [self._listener, self._poller, heartbeat, self._writer, watchdog]
         if not self.once:
             side.append(Pruner(self.settings, store, self._pool))
-        self._loops = [loop.start() for loop in side]
-        for task in self._loops:
-            task.add_done_callback(self._loop_ended)
+        self._loops = [loop.start(self._loop_ended) for loop in side]
         self._notifier.ready()
         self.log.info("daemon.ready", listen=self.settings.database.listen)
         await self._fetch()
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled() or self._stop.is_set():
-            return
-        error = task.exception()
-        self.log.error(
-            "daemon.loop_died", loop=task.get_name(), error=describe(error or Exception())
-        )
-        self._failed = True
-        self.stop()
+        if not task.cancelled() and not self._stop.is_set():
+            error = describe(task.exception() or Exception())
+            self.log.error("daemon.loop_died", loop=task.get_name(), error=error)
+            self._failed = True
+            self.stop()
 
     async def _shutdown(self) -> None:
         self._notifier.stopping()
@@ -221,11 +191,9 @@ class Worker:
         self.log.info(
             "daemon.stopping", running=len(running), grace_s=self.settings.daemon.shutdown_grace
         )
-        if self._writer is not None:
-            for state in self.queues.values():
-                # Claimed ahead and never started: back at once, attempt and all.
-                while state.ready:
-                    self._writer.submit(state.ready.popleft(), Outcome(RELEASED))
+        if self._writer is not None:  # claimed ahead and never started: back at once
+            for job in self.slots.take_ready():
+                self._writer.submit(job, Outcome(RELEASED))
         if running:
             _, late = await asyncio.wait(running, timeout=self.settings.daemon.shutdown_grace)
             if late:
@@ -244,10 +212,9 @@ class Worker:
             self.log.warning("daemon.stop_slow", step=f"the {task.get_name()} loop")
         try:
             await asyncio.wait_for(self.registry.stop(), timeout=STOP_STEP_TIMEOUT)
-        except TimeoutError:
-            self.log.warning("daemon.stop_slow", step="the handlers' services")
-        except Exception as exc:
-            self.log.warning("daemon.stop_slow", step="the handlers' services", error=describe(exc))
+        except Exception as exc:  # TimeoutError, or a service's own failure
+            error = {} if isinstance(exc, TimeoutError) else {"error": describe(exc)}
+            self.log.warning("daemon.stop_slow", step="the handlers' services", **error)
         if self._pool is not None:
             try:
                 await self._pool.execute(queries.load("forget_worker"), self.id, timeout=5)
@@ -258,8 +225,7 @@ class Worker:
             raise SystemExit(1)
 
     async def _close_connections(self) -> None:
-        if self._listener is not None:
-            await self._listener.close()
+        await self._listener.close()
         if self._pool is not None:
             with contextlib.suppress(*db.CONNECTION_ERRORS):
                 await asyncio.wait_for(self._pool.close(), timeout=10)
@@ -298,70 +264,26 @@ class Worker:
         wanted = any(s.wanted for s in self.queues.values() if s.enabled)
         return not wanted and self.holdings.count() == 0
 
-    def _room(self) -> int:
-        """How many more jobs the daemon as a whole may claim now."""
-        states = self.queues.values()
-        ahead = sum(s.ahead() for s in states if s.enabled)
-        return self.settings.daemon.concurrency + ahead - sum(s.held for s in states)
-
     async def _claim_round(self) -> bool:
-        """Claim for every queue that wants it, sharing the room fairly.
-
-        Returns True when more may be claimable right away.
-        """
+        """Claim what the slots want; True when more may be claimable right away."""
         assert self._store is not None and self._poller is not None
-        names = list(self.queues)
-        self._rotation = (self._rotation + 1) % len(names)
-        names = names[self._rotation :] + names[: self._rotation]
-        hungry = [
-            self.queues[n]
-            for n in names
-            if self.queues[n].enabled and self.queues[n].wanted and self.queues[n].room() > 0
-        ]
-        if not hungry or self._room() <= 0:
-            return False
-        share = math.ceil(self._room() / len(hungry))
-        more = False
-        loop = asyncio.get_running_loop()
-        for state in hungry:
-            want = min(share, self._room(), state.room(), self.settings.daemon.claim_batch)
-            if want <= 0:
-                continue
-            state.fresh = False
-            asked = loop.time()
-            with self.holdings.claiming():
-                jobs = await self._store.claim(state.queue, want)
-                self.holdings.add(state.queue.name, jobs)
-            state.claimed(jobs, loop.time() - asked)
-            if len(jobs) < want:
-                state.wanted = state.fresh
-                self._poller.look()
-            else:
-                more = True
+        batch = self.settings.daemon.claim_batch
+        more, short = await self.slots.claim(self._store, self.holdings, batch)
+        if short:
+            self._poller.look()  # jobs it skipped as locked by others may be free soon
         self._dispatch()
-        return more and self._room() > 0
+        return more and self.slots.room() > 0
 
     def _dispatch(self) -> None:
         """Start claimed jobs while slots are free, taking the queues in turn."""
         if self._stop.is_set():
             return  # shutdown gives the waiting ones back
-        concurrency = self.settings.daemon.concurrency
-        started = True
-        while started:
-            started = False
-            for state in self.queues.values():
-                if self.running >= concurrency:
-                    return
-                if state.ready and len(state.running) < state.limit:
-                    self._start(state, state.ready.popleft())
-                    started = True
-
-    def _start(self, state: QueueState, job: Job) -> None:
-        task = asyncio.create_task(self._run(state, job), name=f"job-{job.id}")
-        state.running[job.id] = task
-        # In case the task is cancelled before its first step (the finally below
-        # then never runs; only when the event loop itself is torn down).
-        task.add_done_callback(lambda done: self._ended(state, job, done))
+        for state, job in self.slots.startable():
+            task = asyncio.create_task(self._run(state, job), name=f"job-{job.id}")
+            state.running[job.id] = task
+            # In case the task is cancelled before its first step (the finally
+            # in _run then never runs; only when the event loop is torn down).
+            task.add_done_callback(functools.partial(self._ended, state, job))
 
     def _ended(self, state: QueueState, job: Job, task: asyncio.Task[None]) -> None:
         # Only if the slot is still this task's: a job rescued from us while
@@ -378,61 +300,32 @@ class Worker:
             await self._attempt(job)
         finally:
             state.finished(time.monotonic() - started)
-            # Free the slot in the job's own last step rather than in a done
-            # callback one loop turn later, so that a claim issued right after
-            # counts it.
+            # Free the slot in the job's own last step, not in a done callback one
+            # loop turn later, so that a claim issued right after counts it.
             task = asyncio.current_task()
             assert task is not None
             self._ended(state, job, task)
 
     async def _attempt(self, job: Job) -> None:
-        """One attempt: the handler under the queue's timeout; its outcome to the writer."""
+        """One attempt; its outcome to the writer."""
         assert self._writer is not None and self._pool is not None
-        started = time.monotonic()
-        queue = QUEUES[job.queue]
         log = self.log.bind(**job_fields(job))
         log.debug("job.started")
-        deadline = asyncio.timeout(self.settings.queue(job.queue).timeout)
-        handler: Handler | None = None
-        result: object
-        try:
-            problem = queue.payload_problem(job)
-            if problem is not None:
-                raise PermanentError(problem)
-            handler = self.registry.find(job)
-            async with deadline:
-                result = await handler(job, Context(self._pool, self.settings, log))
-        except asyncio.CancelledError as cut:
-            # Shutdown ran out of grace (or the loop is being torn down): the
-            # attempt did not fail, it was cut short; it goes back. Handing the
-            # outcome over cannot be interrupted; its write is shielded.
-            self._writer.submit(job, decide(job, cut, self._policy(job, handler)))
-            if not self._releasing:
-                raise
-            return
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise
-            result = exc
-        duration_ms = round((time.monotonic() - started) * 1000, 1)
-        outcome = decide(
-            job,
-            result,
-            self._policy(job, handler),
-            timed_out=deadline.expired(),
-            duration_ms=duration_ms,
+        context = Context(self._pool, self.settings, log)
+        outcome = await outcomes.attempt(
+            job, lambda: self._call(job, context), self._policies[job.queue]
         )
         self._writer.submit(job, outcome)
+        if outcome.kind == RELEASED and not self._releasing:
+            # Cut short by the event loop's own teardown, not by shutdown's
+            # grace running out: let the cancellation go on.
+            raise asyncio.CancelledError
 
-    def _policy(self, job: Job, handler: Handler | None) -> RetryPolicy:
-        retry = self.settings.retry
-        return RetryPolicy(
-            retry.delays,
-            retry.jitter,
-            self.settings.queue(job.queue).timeout,
-            # A handler may choose its jobs' backoff (River's NextRetry).
-            getattr(handler, "backoff", None),
-        )
+    async def _call(self, job: Job, context: Context) -> object:
+        problem = QUEUES[job.queue].payload_problem(job)
+        if problem is not None:
+            raise PermanentError(problem)
+        return await self.registry.find(job)(job, context)
 
     # -- callbacks from the side loops -------------------------------------------------
 
@@ -449,16 +342,8 @@ class Worker:
         if self._poller is not None:
             self._poller.look()
 
-    def _written(self, queue: Queue, job: Job, row: Written | None) -> None:
+    def _written(self, queue: Queue, due_again: datetime | None) -> None:
         # The job no longer blocks its entity: another job for it may be due.
         self._due(queue.name)
-        pending = row is not None and row.status == "pending" and row.next_retry is not None
-        if pending and self._poller is not None:
-            assert row is not None and row.next_retry is not None
-            self._poller.look(row.next_retry)
-
-    def _doing(self) -> str:
-        """The STATUS line systemd shows."""
-        return f"{self.running} running" + "".join(
-            f", {n} {'due' if s.wanted else 'idle'}" for n, s in self.queues.items()
-        )
+        if due_again is not None and self._poller is not None:
+            self._poller.look(due_again)

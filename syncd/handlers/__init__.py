@@ -113,6 +113,12 @@ class Registry:
             f"unknown {queue.kind_label} {kind!r}: no handler is registered for it (known: {known})"
         )
 
+    def backoff(self, job: Job) -> float | None:
+        """The seconds a failed attempt of `job` waits, if its handler chooses."""
+        handler = self._handlers.get((job.queue, QUEUES[job.queue].kind(job)))
+        chosen = getattr(handler, "backoff", None)
+        return None if chosen is None else chosen(job)
+
     async def start(self, pool: asyncpg.Pool) -> None:
         for service in self.services:
             await service.start(pool)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 
@@ -31,8 +32,14 @@ class Loop(abc.ABC):
             await self.wait()
             await self.run_once()
 
-    def start(self) -> asyncio.Task[None]:
-        return asyncio.create_task(self.run(), name=self.name)
+    def start(
+        self, ended: Callable[[asyncio.Task[None]], None] | None = None
+    ) -> asyncio.Task[None]:
+        """Run in a task of its own; `ended` hears when it ends (a loop that dies)."""
+        task = asyncio.create_task(self.run(), name=self.name)
+        if ended is not None:
+            task.add_done_callback(ended)
+        return task
 
 
 async def stop(tasks: list[asyncio.Task[None]], timeout: float) -> list[asyncio.Task[None]]:

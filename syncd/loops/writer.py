@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 
 from syncd import logs
 from syncd.backoff import Doubling, until_done
@@ -38,8 +39,9 @@ class OutcomeWriter(Loop):
         self,
         store: Store,
         holdings: Holdings,
-        on_written: Callable[[Queue, Job, Written | None], None],
+        on_written: Callable[[Queue, datetime | None], None],
     ) -> None:
+        """`on_written(queue, due_again)` hears of each outcome once written (or fenced)."""
         self._store = store
         self._holdings = holdings
         self._on_written = on_written
@@ -102,7 +104,10 @@ class OutcomeWriter(Loop):
         # the holdings.
         self._holdings.discard(queue.name, [job.id for job, _ in batch])
         for job, _ in batch:
-            self._on_written(queue, job, written.get((job.id, job.attempt)))
+            row = written.get((job.id, job.attempt))
+            # A retry or snooze of ours: due again then, and no notification will say so.
+            due_again = row.next_retry if row is not None and row.status == "pending" else None
+            self._on_written(queue, due_again)
 
     def _report(self, job: Job, outcome: Outcome, row: Written | None) -> None:
         """The log event of one outcome, as the row took it."""
