@@ -96,16 +96,15 @@ class OutcomeWriter(Loop):
                 "db.write_failed", error=describe(exc), retry_in_s=delay
             ),
         )
-        for job, outcome in batch:
-            row = written.get((job.id, job.attempt))
+        rows = [written.get((job.id, job.attempt)) for job, _ in batch]
+        for (job, outcome), row in zip(batch, rows, strict=True):
             self._report(job, outcome, row)
-        # Only now, with `holding` down, may the worker hear of it: `--once`
-        # decides it is drained on that count, and the forgotten-job rescue on
-        # the holdings.
+        # Only now, out of the holdings, may the worker hear of them: `--once`
+        # decides it is drained on that count, and the forgotten-job rescue
+        # spares what it holds.
         self._holdings.discard(queue.name, [job.id for job, _ in batch])
-        for job, _ in batch:
-            row = written.get((job.id, job.attempt))
-            # A retry or snooze of ours: due again then, and no notification will say so.
+        for row in rows:
+            # A retry or snooze of ours is due again then, and no notification will say so.
             due_again = row.next_retry if row is not None and row.status == "pending" else None
             self._on_written(queue, due_again)
 
