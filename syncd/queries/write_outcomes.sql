@@ -76,7 +76,9 @@ SELECT id, attempt, status, next_retry, outcome, false AS already
 UNION ALL
 SELECT q.id, g.attempt, q.status, q.next_retry, q.attempts_log -> -1 ->> 'outcome', true
   FROM given g
-  JOIN {table} q ON q.id = g.id
+  -- One primary-key probe per row the update did not take (LIMIT keeps the
+  -- planner from turning it into a scan of the whole table).
+  CROSS JOIN LATERAL (SELECT * FROM {table} r WHERE r.id = g.id LIMIT 1) q
  WHERE g.id NOT IN (SELECT id FROM written)
    AND q.attempts_log -> -1 @> jsonb_build_object('worker', $1::uuid, 'attempt', g.attempt)
    AND q.attempts_log -> -1 ->> 'outcome' = ANY (CASE
