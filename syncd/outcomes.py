@@ -72,9 +72,14 @@ class RetryPolicy:
 
     def delay(self, job: Job) -> float:
         if self.override is not None:
-            chosen = self.override(job)
-            if chosen is not None:
-                return max(0.0, float(chosen))
+            try:
+                chosen = self.override(job)
+                if chosen is not None:
+                    return max(0.0, float(chosen))
+            except Exception:
+                # A handler's broken backoff must not lose the job's outcome:
+                # the configured schedule stands in for it.
+                pass
         return retry_delay(job.attempt, self.delays, self.jitter)
 
 

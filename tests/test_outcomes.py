@@ -96,6 +96,14 @@ def test_a_handler_backoff_of_none_keeps_the_schedule() -> None:
     assert decide(job(2), RetryableError("x"), chosen).delay_s == 300
 
 
+def test_a_broken_handler_backoff_falls_back_to_the_schedule() -> None:
+    def broken(j: Job) -> float:
+        raise ZeroDivisionError
+
+    chosen = RetryPolicy([60, 300], 0.0, 30.0, override=broken)
+    assert decide(job(2), RetryableError("x"), chosen).delay_s == 300
+
+
 async def test_attempt_runs_the_handler_under_the_timeout() -> None:
     async def slow() -> None:
         await asyncio.sleep(30)

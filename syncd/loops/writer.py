@@ -18,6 +18,8 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
+import asyncpg
+
 from syncd import logs
 from syncd.backoff import Doubling, until_done
 from syncd.db import CONNECTION_ERRORS
@@ -88,17 +90,33 @@ class OutcomeWriter(Loop):
             await self._idle.wait()
 
     async def _write(self, queue: Queue, batch: Batch) -> None:
-        written = await until_done(
-            lambda: self._store.write(queue, batch),
-            CONNECTION_ERRORS,
-            Doubling(0.1, 5.0),
-            lambda exc, delay: self._log.warning(
-                "db.write_failed", error=describe(exc), retry_in_s=delay
-            ),
-        )
+        try:
+            written = await until_done(
+                lambda: self._store.write(queue, batch),
+                CONNECTION_ERRORS,
+                Doubling(0.1, 5.0),
+                lambda exc, delay: self._log.warning(
+                    "db.write_failed", error=describe(exc), retry_in_s=delay
+                ),
+            )
+        except asyncpg.PostgresError as exc:
+            # A row the database refuses (a constraint: another pending job of its
+            # entity, say) costs its own outcome only, not its batch's. It stays
+            # `processing` for the rescuer, as a job whose worker died would.
+            if len(batch) > 1:
+                for one in batch:
+                    await self._write(queue, [one])
+                return
+            [(job, _)] = batch
+            self._log.error("db.write_failed", **job_fields(job), error=describe(exc))
+            self._let_go(queue, batch, [None])
+            return
         rows = [written.get((job.id, job.attempt)) for job, _ in batch]
         for (job, outcome), row in zip(batch, rows, strict=True):
             self._report(job, outcome, row)
+        self._let_go(queue, batch, rows)
+
+    def _let_go(self, queue: Queue, batch: Batch, rows: list[Written | None]) -> None:
         # Only now, out of the holdings, may the worker hear of them: `--once`
         # decides it is drained on that count, and the forgotten-job rescue
         # spares what it holds.
