@@ -83,7 +83,7 @@ def database(url: str | None, name: str) -> Iterator[str]:
 async def enqueue_sync(url: str, jobs: int, chunk: int = 50_000) -> None:
     """`jobs` no-op sync jobs, one per entity, in INSERT ... SELECTs of `chunk` rows.
 
-    Every row passes through the merge trigger (migrations/0003), which re-issues
+    Every row passes through the merge trigger (syncd/migrations/0003), which re-issues
     it as INSERT ... ON CONFLICT; chunks keep each transaction, and the trigger
     events it queues, bounded. Then VACUUM ANALYZE, so the drain starts from a
     table with fresh statistics and a visibility map, as after an autovacuum.

@@ -15,6 +15,12 @@ worker process with a no-op handler that notes when each job started
                    concurrency_limit 0, batch 10), on uvloop as `pgq run` runs it
     pgqueuer_c10   the same with the entrypoint's concurrency_limit=10
     procrastinate  `procrastinate worker --concurrency 10`, otherwise its defaults
+    ceiling        no worker at all: the bench drains sync_queue itself with syncd's
+                   own claim and outcome statements, 100 jobs a statement, with no
+                   Python work per job, on one connection (ceiling_1) and on two
+                   (ceiling_2). What this machine and server can do with syncd's
+                   SQL: syncd's share of ceiling_2 is printed under the table.
+                   Throughput workload only.
 
 Workloads:
 
@@ -83,8 +89,12 @@ from common import (  # type: ignore[import-not-found]
 )
 from latency import INSERT  # type: ignore[import-not-found]
 
+from syncd.queues import SYNC_QUEUE
+
 CONCURRENCY = 10
-SYSTEMS = ("syncd", "pgqueuer", "pgqueuer_c10", "procrastinate")
+SYSTEMS = ("syncd", "pgqueuer", "pgqueuer_c10", "procrastinate", "ceiling")
+# Jobs per claim and per outcome statement in the ceiling drain.
+CEILING_BATCH = 100
 WORKLOADS = ("throughput", "latency", "idle")
 
 Enqueue = Callable[[str], Awaitable[object]]
@@ -380,6 +390,60 @@ def throughput(system: System, admin: str, database: str, jobs: int) -> dict[str
     }
 
 
+# -- the ceiling -----------------------------------------------------------------------
+
+
+async def _drain_with_syncd_sql(url: str, connections: int) -> tuple[int, float]:
+    """Claim and complete every due job with syncd's statements; (jobs, seconds)."""
+    claim, complete = SYNC_QUEUE.claim, SYNC_QUEUE.sql("write_outcomes")
+    conns = [await asyncpg.connect(url) for _ in range(connections)]
+    try:
+
+        async def drain(conn: asyncpg.Connection) -> int:
+            worker = uuid.uuid4()
+            await conn.execute(
+                "INSERT INTO syncd_workers (id, hostname, pid) VALUES ($1, 'ceiling', 0)", worker
+            )
+            done = 0
+            while True:
+                rows = await conn.fetch(claim, worker, CEILING_BATCH)
+                if not rows:
+                    # Another connection may hold the last entities' jobs: done
+                    # only when nothing is pending at all.
+                    if not await conn.fetchval(Syncd.unfinished_sql):
+                        return done
+                    continue
+                ids, attempts = [r["id"] for r in rows], [r["attempts"] for r in rows]
+                n = len(ids)
+                written = await conn.fetch(
+                    complete,
+                    worker,
+                    ids,
+                    attempts,
+                    ["completed"] * n,
+                    *[[None] * n] * 4,
+                    [False] * n,
+                )
+                done += len(written)
+
+        started = time.perf_counter()
+        counts = await asyncio.gather(*(drain(c) for c in conns))
+        return sum(counts), time.perf_counter() - started
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+def ceiling(admin: str, database: str, jobs: int, connections: int) -> dict[str, float]:
+    url = fresh_database(admin, database)
+    asyncio.run(enqueue_sync(url, jobs))
+    asyncio.run(execute(url, "VACUUM ANALYZE sync_queue", "CHECKPOINT"))
+    drained, seconds = asyncio.run(_drain_with_syncd_sql(url, connections))
+    if drained != jobs:
+        raise RuntimeError(f"the ceiling drain completed {drained} of {jobs} jobs")
+    return {"throughput_jobs_s": jobs / seconds}
+
+
 # -- pickup latency --------------------------------------------------------------------
 
 
@@ -535,17 +599,18 @@ def main() -> None:
             system.event_loop = args.pgqueuer_loop
     chosen = args.only.split(",") if args.only else list(SYSTEMS)
     workloads = args.workloads.split(",")
-    unknown = [s for s in chosen if s not in systems] + [w for w in workloads if w not in WORKLOADS]
+    known = {*systems, "ceiling"}
+    unknown = [s for s in chosen if s not in known] + [w for w in workloads if w not in WORKLOADS]
     if unknown:
         parser.error(f"unknown: {', '.join(unknown)}")
 
-    samples: dict[str, dict[str, list[float]]] = {name: {} for name in chosen}
+    samples: dict[str, dict[str, list[float]]] = {}
     # The machine may be shared: say how busy it was, since latency suffers first.
     loads: list[float] = []
 
     def record(name: str, figures: dict[str, float]) -> None:
         for key, value in figures.items():
-            samples[name].setdefault(key, []).append(value)
+            samples.setdefault(name, {}).setdefault(key, []).append(value)
         shown = ", ".join(f"{k}={v:,.1f}" for k, v in figures.items())
         print(f"  {name}: {shown}", file=sys.stderr)
 
@@ -557,6 +622,15 @@ def main() -> None:
                 print(f"round {round_}/{args.rounds}: {workload}", file=sys.stderr)
                 for name in chosen:
                     loads.append(os.getloadavg()[0])
+                    if name == "ceiling":
+                        if workload == "throughput":
+                            for n in (1, 2):
+                                database = f"compare_ceiling_{n}"
+                                try:
+                                    record(f"ceiling_{n}", ceiling(admin, database, args.jobs, n))
+                                finally:
+                                    drop_database(admin, database)
+                        continue
                     system = systems[name]
                     database = f"compare_{name}_{workload}"
                     try:
@@ -576,6 +650,9 @@ def main() -> None:
         results[name] = {k: round(statistics.median(v), 3) for k, v in figures.items()}
         results[name]["rounds"] = {k: [round(x, 3) for x in v] for k, v in figures.items()}
     if args.json:
+        share = ceiling_share(results)
+        if share is not None:
+            results["syncd"]["ceiling_share"] = round(share, 3)
         print(json.dumps(results))
     else:
         print(
@@ -583,6 +660,18 @@ def main() -> None:
             f"{os.cpu_count()} CPUs, 1-min load average {min(loads):.1f} to {max(loads):.1f}"
         )
         print(table(results))
+        share = ceiling_share(results)
+        if share is not None:
+            print(f"syncd reaches {share:.0%} of the two-connection ceiling")
+
+
+def ceiling_share(results: dict[str, dict[str, Any]]) -> float | None:
+    """syncd's throughput as a share of ceiling_2's, when both ran."""
+    syncd, top = results.get("syncd", {}), results.get("ceiling_2", {})
+    if "throughput_jobs_s" not in syncd or "throughput_jobs_s" not in top:
+        return None
+    share: float = syncd["throughput_jobs_s"] / top["throughput_jobs_s"]
+    return share
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from common import database, start_daemon  # type: ignore[import-not-found]
 
 from syncd.fake_monday import TOKEN, FakeMonday, Limits
 from syncd.fake_monday.boards import text
-from syncd.handlers.monday import documents
+from syncd.handlers.monday import operations
 
 BOARD = 1001
 KEY_COLUMN = "text_syncd_id"
@@ -98,7 +98,7 @@ async def wait_finished(url: str, jobs: int, timeout: float) -> dict[str, int]:
 
 async def run(url: str, args: argparse.Namespace) -> dict[str, object]:
     fake = FakeMonday()
-    create_cost = fake.cost_of(documents.CREATE_ITEM.text)
+    create_cost = fake.cost_of(operations.CREATE_ITEM.text)
     budget = args.creates_per_window * create_cost
     fake.limits = Limits(complexity=budget, complexity_window=args.window)
     board = fake.boards.add_board(

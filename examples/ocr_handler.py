@@ -7,9 +7,22 @@ that package's pyproject.toml:
     [project.entry-points."syncd.handlers"]
     ocr = "ocr_handler:install"
 
+    [project.entry-points."syncd.settings"]
+    ocr = "ocr_handler:OcrSettings"
+
 Then `syncd enqueue document DOCUMENT_ID ocr` (or an INSERT with operation 'ocr')
-sends scanned documents here. The service's address comes from $OCR_URL; it
-receives the file's bytes and answers {"text": "..."}.
+sends scanned documents here. The second entry point declares the plugin's own
+section of syncd.toml, which syncd validates with the rest (`syncd config check`
+names a bad key, `handlers.ocr.language`, and `syncd run` exits 78):
+
+    [handlers.ocr]
+    url = "http://ocr.internal:8884/ocr"   # or SYNCD_HANDLERS__OCR__URL
+    language = "deu+eng"
+    timeout = "5m"
+
+The service receives the file's bytes and answers {"text": "..."}. (In a package
+of its own, OcrSettings would sit in a module that imports only pydantic, so
+that checking the config does not import aiohttp.)
 
 The handler reuses syncd's pieces: the safe path under documents.storage_root,
 the document row, and the upsert into document_extractions, so OCR text is
@@ -20,28 +33,41 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import asyncpg
+from pydantic import BaseModel, ConfigDict, Field
 
-from syncd.config import Settings
+from syncd.config import PositiveDuration, Settings
 from syncd.handlers import DOCUMENTS, Context, Job, Registry
 from syncd.handlers.documents import paths, store
-from syncd.handlers.documents.extraction import Content, summarize
+from syncd.handlers.documents.file_to_text import Content, summarize
 from syncd.errors import PermanentError, RateLimited, RetryableError
+
+
+class OcrSettings(BaseModel):
+    """[handlers.ocr] in syncd.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(default="http://localhost:8884/ocr", pattern=r"^https?://")
+    # Tesseract's language codes, joined with "+": "eng", "deu+eng".
+    language: str = Field(default="eng", pattern=r"^[a-z_]{3,}(\+[a-z_]{3,})*$")
+    timeout: PositiveDuration = 300.0
 
 
 class OcrService:
     """One HTTP session for the daemon's life (a `Service`: started and stopped with it)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, settings: OcrSettings) -> None:
+        self.settings = settings
+        self.url = settings.url
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self, pool: asyncpg.Pool) -> None:
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300))
+        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
+        self.session = aiohttp.ClientSession(timeout=timeout)
 
     async def stop(self) -> None:
         if self.session is not None:
@@ -61,7 +87,8 @@ class OcrService:
             raise PermanentError(str(exc)) from None
         data = await asyncio.to_thread(_read, found.path)
 
-        async with self.session.post(self.url, data=data) as response:
+        params = {"language": self.settings.language}
+        async with self.session.post(self.url, data=data, params=params) as response:
             if response.status == 429:
                 wait = timedelta(seconds=float(response.headers.get("Retry-After", "60")))
                 raise RateLimited("OCR service is busy", datetime.now(UTC) + wait)
@@ -87,6 +114,6 @@ def _read(path: str) -> bytes:
 
 
 def install(registry: Registry, settings: Settings) -> None:
-    service = OcrService(os.environ.get("OCR_URL", "http://localhost:8884/ocr"))
+    service = OcrService(settings.handler_settings("ocr", OcrSettings))
     registry.add_service(service)
     registry.add(DOCUMENTS, "ocr", service)

@@ -72,12 +72,6 @@ async def retry(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) -> No
         raise ValueError(f"job {job_id} is {status}; only failed, cancelled or pending jobs retry")
 
 
-async def retry_failed(conn: asyncpg.Connection, queue: Queue) -> int:
-    """Make every failed job of `queue` due now; returns how many."""
-    rows = await conn.fetch(queries.load(f"retry_failed_{queue.name}"))
-    return len(rows)
-
-
 async def cancel(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) -> None:
     done = await conn.fetchval(queue.sql("cancel_job"), job_id)
     if done is None:

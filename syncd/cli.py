@@ -14,9 +14,12 @@ from typing import Any, NoReturn
 
 import asyncpg
 
-from syncd import __version__, actions, config, db, logs
+from syncd import __version__, actions, config, db, logs, monday_commands, operate
 from syncd.config import EX_CONFIG, ConfigError, Settings
+from syncd.inspect import BadFilter
+from syncd.inspect import parse_since as inspect_since
 from syncd.queues import QUEUES
+from syncd.terminal import printable
 
 EX_ERROR = 1
 
@@ -65,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = mig.add_mutually_exclusive_group()
     g.add_argument("--rollback", action="store_true", help="roll back the newest migration")
     g.add_argument("--list", action="store_true", help="list migrations and whether applied")
+    mig.add_argument(
+        "--yes", action="store_true", help="--rollback: drop a queue table that holds rows"
+    )
 
     st = sub.add_parser("status", help="per-queue counts, due jobs, retries, recent failures")
     st.add_argument("--json", action="store_true", help="one JSON object, for scripts")
@@ -73,31 +79,51 @@ def build_parser() -> argparse.ArgumentParser:
     enq_sub = enq.add_subparsers(dest="queue", metavar="QUEUE", parser_class=Parser)
     enq_sub.required = True
     es = enq_sub.add_parser("sync", help="push (or pull) one entity")
-    es.add_argument("entity_type")
-    es.add_argument("entity_id", type=_uuid)
+    es.add_argument("entity_type", help="as mapped in [monday.entities.*], e.g. contact")
+    es.add_argument("entity_id", type=_uuid, help="the entity's id (a UUID)")
     es.add_argument("--operation", choices=["upsert", "delete"], default="upsert")
     es.add_argument("--direction", choices=["to_monday", "to_npd"], default="to_monday")
     es.add_argument("--priority", type=int, default=0, help="larger runs first (default 0)")
     es.add_argument("--payload", type=_payload, default=None, help="a JSON object")
     ed = enq_sub.add_parser("document", help="process one document")
-    ed.add_argument("document_id", type=_uuid)
+    ed.add_argument("document_id", type=_uuid, help="the document's id (a UUID)")
     ed.add_argument("operation", help="for example: extract")
     ed.add_argument("--priority", type=int, default=0)
 
     rt = sub.add_parser("retry", help="make a failed job (or all of them) due now")
-    rt.add_argument("queue", choices=list(QUEUES), metavar="QUEUE")
+    rt.add_argument("queue", choices=list(QUEUES), metavar="QUEUE", help=QUEUE_HELP)
     which = rt.add_mutually_exclusive_group(required=True)
-    which.add_argument("job_id", nargs="?", type=_uuid)
+    which.add_argument("job_id", nargs="?", type=_uuid, help="the job's id")
     which.add_argument("--failed", action="store_true", help="every failed job in QUEUE")
+    operate.add_filters(rt, status=False)
+    rt.add_argument("--dry-run", action="store_true", help="with --failed: only say which")
 
     cn = sub.add_parser("cancel", help="cancel a pending or failed job")
-    cn.add_argument("queue", choices=list(QUEUES), metavar="QUEUE")
-    cn.add_argument("job_id", type=_uuid)
+    cn.add_argument("queue", choices=list(QUEUES), metavar="QUEUE", help=QUEUE_HELP)
+    which = cn.add_mutually_exclusive_group(required=True)
+    which.add_argument("job_id", nargs="?", type=_uuid, help="the job's id")
+    which.add_argument("--pending", action="store_true", help="every pending job in QUEUE")
+    operate.add_filters(cn, status=False)
+    cn.add_argument("--dry-run", action="store_true", help="with --pending: only say which")
 
-    sub.add_parser("purge", help="delete completed and cancelled jobs past retention now")
+    operate.add_jobs_command(sub)
+
+    pg = sub.add_parser("purge", help="delete completed and cancelled jobs past retention now")
+    pg.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        help="instead of [retention]: jobs that ended longer ago than this, e.g. 3d",
+    )
+    pg.add_argument("--dry-run", action="store_true", help="only count what would go")
 
     cf = sub.add_parser("config", help="check or show the configuration")
-    cf.add_argument("action", choices=["check", "show"])
+    cf.add_argument(
+        "action", choices=["check", "show"], help="check: validate; show: print, secrets redacted"
+    )
+
+    from syncd.handlers.monday.commands import add_commands
+
+    add_commands(monday_commands.add_parser(sub, Parser))
 
     dm = sub.add_parser(
         "demo",
@@ -129,7 +155,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="start the demo kept in --dir DIR again, until Ctrl-C; runs no jobs",
     )
 
+    sub.add_parser(
+        "web",
+        help="serve the operator console ([web] listen, default 127.0.0.1:8765)",
+        description="The operator console: overview, jobs, workers, monday, audit, actions.",
+    )
+
+    dr = sub.add_parser("doctor", help="check config, database, LISTEN, tables, monday, storage")
+    dr.description = "One line per check: OK, WARN or FAIL with a fix. Exits 1 when any FAILs."
+
+    _config_after_the_command(p)
     return p
+
+
+QUEUE_HELP = "sync or documents"
+
+
+def _config_after_the_command(parser: argparse.ArgumentParser) -> None:
+    """`syncd status --config PATH` works like `syncd --config PATH status` (SPEC §6)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        for sub in getattr(action, "choices", {}).values():
+            if "--config" not in sub._option_string_actions:
+                sub.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                                 help="config file (also accepted before the command)")  # fmt: skip
+            _config_after_the_command(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.serve and args.dir is None:
             parser.error("demo --serve needs --dir DIR, the directory a demo was kept in")
         return _run(lambda: cmd_demo(args), args)
+    if args.command == "doctor":
+        from syncd import doctor
+
+        # The doctor reports a bad config as one of its findings instead of stopping.
+        return _run(lambda: doctor.run(args.config), args)
     try:
         settings = config.load(args.config)
     except ConfigError as exc:
@@ -159,11 +213,11 @@ def _run(command: Callable[[], int], args: argparse.Namespace) -> int:
         return command()
     except ConfigError as exc:
         return _config_invalid(exc, args)
-    except UserError as exc:
-        print(f"syncd: {exc}", file=sys.stderr)
+    except (UserError, BadFilter) as exc:
+        print(f"syncd: {printable(exc)}", file=sys.stderr)
         return EX_ERROR
     except (OSError, asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
-        print(f"syncd: database error: {_one_line(exc)}", file=sys.stderr)
+        print(f"syncd: database error: {printable(_one_line(exc))}", file=sys.stderr)
         return EX_ERROR
     except KeyboardInterrupt:
         return 130
@@ -173,7 +227,7 @@ def _config_invalid(exc: ConfigError, args: argparse.Namespace) -> int:
     if args.command == "run":
         logs.setup("info", "auto")
         logs.get().error("config.invalid", error=str(exc))
-    print(f"syncd: {exc}", file=sys.stderr)
+    print(f"syncd: {printable(exc)}", file=sys.stderr)
     return EX_CONFIG
 
 
@@ -208,6 +262,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         registry = handlers.load(settings)
     except handlers.PluginError as exc:
         raise UserError(str(exc)) from None
+    from syncd.doctor import schema_problem
+
+    problem = asyncio.run(schema_problem(settings))
+    if problem:
+        print(f"syncd: {problem}", file=sys.stderr)
+        return EX_CONFIG
     worker = Worker(settings, registry, once=args.once, reread=lambda: config.load(args.config))
     asyncio.run(worker.run())
     return 0
@@ -222,14 +282,48 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
             for step in migrate.listing(url):
                 print(f"{'[x]' if step.applied else '[ ]'} {step.id}")
         elif args.rollback:
+            if not args.yes:
+                _ask_before_dropping_rows(settings)
             rolled = migrate.rollback(url)
             print(f"rolled back {rolled}" if rolled else "nothing to roll back")
         else:
             applied = migrate.apply(url)
             print("applied " + ", ".join(applied) if applied else "already up to date")
+    except UserError:
+        raise
     except Exception as exc:  # psycopg and yoyo errors: one line, no traceback
         raise UserError(f"migrate failed: {_one_line(exc)}") from None
     return 0
+
+
+def _ask_before_dropping_rows(settings: Settings) -> None:
+    """`migrate --rollback` of a step that drops a queue table holding jobs asks first."""
+    from syncd import migrate
+
+    steps = [s for s in migrate.listing(settings.database_url()) if s.applied]
+    if not steps:
+        return
+    rollback = migrate.migrations_dir() / f"{steps[-1].id}.rollback.sql"
+    if not rollback.is_file():
+        return
+    sql = rollback.read_text(encoding="utf-8")
+
+    async def held_rows() -> dict[str, int]:
+        conn = await db.connect(settings)
+        try:
+            return await operate.rows_a_rollback_drops(conn, sql)
+        finally:
+            await conn.close()
+
+    held = asyncio.run(held_rows())
+    if not held:
+        return
+    what = ", ".join(f"{t} (holding about {n:,} row(s))" for t, n in held.items())
+    if not sys.stdin.isatty():
+        raise UserError(f"rolling back {steps[-1].id} drops {what}: add --yes to do it")
+    answer = input(f"rolling back {steps[-1].id} drops {what}. Drop them? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UserError("rollback not done")
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -244,6 +338,13 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
+    kind = args.entity_type if args.queue == "sync" else args.operation
+    warning = operate.unhandled_kind(
+        settings, args.queue if args.queue == "sync" else "documents", kind
+    )
+    if warning:
+        print(f"syncd: {warning}", file=sys.stderr)
+
     async def work(conn: asyncpg.Connection) -> int:
         try:
             if args.queue == "sync":
@@ -277,9 +378,8 @@ def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(conn: asyncpg.Connection) -> int:
         if args.failed:
-            n = await actions.retry_failed(conn, queue)
-            print(f"{n} failed {queue.name} job(s) due now")
-            return 0
+            return await operate.bulk(conn, args, "retry")
+        _single_job_only(args)
         try:
             await actions.retry(conn, queue, args.job_id)
         except (actions.JobNotFound, ValueError) as exc:
@@ -294,6 +394,9 @@ def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
     queue = actions.queue_named(args.queue)
 
     async def work(conn: asyncpg.Connection) -> int:
+        if args.pending:
+            return await operate.bulk(conn, args, "cancel")
+        _single_job_only(args)
         try:
             await actions.cancel(conn, queue, args.job_id)
         except (actions.JobNotFound, ValueError) as exc:
@@ -304,9 +407,53 @@ def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
     return _with_connection(settings, work)
 
 
+def _single_job_only(args: argparse.Namespace) -> None:
+    used = [f for f in ("entity", "document", "kind", "error", "since") if getattr(args, f)]
+    if used or args.dry_run:
+        flag = "--failed" if args.command == "retry" else "--pending"
+        raise UserError(f"filters and --dry-run go with {flag}, not with one JOB_ID")
+
+
+def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    return _with_connection(settings, lambda conn: operate.jobs(conn, args))
+
+
+def cmd_job(settings: Settings, args: argparse.Namespace) -> int:
+    return _with_connection(settings, lambda conn: operate.job(conn, args))
+
+
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    from syncd.web.app import serve
+
+    return serve(settings)
+
+
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     from syncd.loops.pruner import prune
     from syncd.store import Store
+
+    if args.older_than is not None:
+        try:
+            age = inspect_since(args.older_than)
+        except BadFilter as exc:
+            raise UserError(str(exc).replace("--since", "--older-than")) from None
+        settings = settings.model_copy(
+            update={
+                "retention": settings.retention.model_copy(
+                    update={"completed_after": age, "cancelled_after": age}
+                )
+            }
+        )
+    if args.dry_run:
+        r = settings.retention
+
+        async def count(conn: asyncpg.Connection) -> int:
+            counts = await operate.purge_counts(conn, r.completed_after, r.cancelled_after)
+            for name, n in counts.items():
+                print(f"{name}: would delete {n} completed/cancelled job(s)")
+            return 0
+
+        return _with_connection(settings, count)
 
     async def go() -> int:
         try:
@@ -332,6 +479,19 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monday(settings: Settings, args: argparse.Namespace) -> int:
+    # backfill, reconcile and webhooks carry their own function (handlers/monday/commands.py).
+    own: Callable[[Settings, argparse.Namespace], int] | None = getattr(args, "monday_run", None)
+    if own is not None:
+        return own(settings, args)
+
+    async def work(conn: asyncpg.Connection) -> int:
+        print(await monday_commands.run(conn, args))
+        return 0
+
+    return _with_connection(settings, work)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from syncd import demo
 
@@ -350,6 +510,10 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "enqueue": cmd_enqueue,
     "retry": cmd_retry,
     "cancel": cmd_cancel,
+    "jobs": cmd_jobs,
+    "job": cmd_job,
+    "web": cmd_web,
     "purge": cmd_purge,
     "config": cmd_config,
+    "monday": cmd_monday,
 }

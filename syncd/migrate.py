@@ -1,9 +1,9 @@
-"""`syncd migrate`: the yoyo SQL migrations in migrations/, applied through psycopg 3."""
+"""`syncd migrate`: the yoyo SQL migrations in syncd/migrations/, applied through psycopg 3."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -11,14 +11,24 @@ from yoyo import get_backend, read_migrations
 
 
 def migrations_dir() -> Path:
-    """The checkout's migrations/, or the copy a wheel installs under share/syncd/."""
-    here = Path(__file__).resolve().parent.parent / "migrations"
-    if here.is_dir():
-        return here
-    installed = Path(sys.prefix) / "share" / "syncd" / "migrations"
-    if installed.is_dir():
-        return installed
-    raise FileNotFoundError("cannot find syncd's migrations directory")
+    """The migrations inside the installed package, wherever pip put it.
+
+    Found through importlib.resources, not sys.prefix, so that a `--target` or
+    `--user` install migrates as well as a virtualenv does.
+    """
+    return _shipped("migrations")
+
+
+def grants_file() -> Path:
+    """sql/grants.sql inside the installed package: the GRANTs of the two roles (README)."""
+    return _shipped("sql/grants.sql")
+
+
+def _shipped(name: str) -> Path:
+    found = resources.files("syncd").joinpath(name)
+    if not isinstance(found, Path) or not found.exists():
+        raise FileNotFoundError(f"syncd's {name} is not on disk: {found}")
+    return found
 
 
 def yoyo_url(url: str) -> str:

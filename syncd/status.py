@@ -8,8 +8,9 @@ from typing import Any
 
 import asyncpg
 
-from syncd import queries
+from syncd import inspect, queries
 from syncd.queues import QUEUES
+from syncd.terminal import printable
 
 RECENT_FAILURES = 5
 
@@ -27,7 +28,7 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
                 "status": f["status"],
                 "attempts": f["attempts"],
                 "max_attempts": f["max_attempts"],
-                "subject": queue.describe(f),
+                "subject": inspect.subject(name, f),
                 "error": f["error_message"],
                 "last_attempt": _plain(f["last_attempt"]),
                 "next_retry": _plain(f["next_retry"]),
@@ -51,6 +52,20 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
         for w in workers
     ]
     report["unowned_running_jobs"] = await conn.fetchval(queries.load("unowned"))
+    report["monday_reconcile"] = [
+        {k: _plain(v) for k, v in dict(r).items()}
+        for r in await conn.fetch(queries.load("monday_reconcile_last"))
+    ]
+    report["monday_pauses"] = [
+        {
+            "token": p["token"],
+            "board_id": p["board_id"],
+            "until": _plain(p["paused_until"]),
+            "remaining_s": p["remaining"],
+            "reason": p["reason"],
+        }
+        for p in await conn.fetch(queries.load("monday_pauses_active"))
+    ]
     report["rescue_after_s"] = rescue_after
     return report
 
@@ -81,15 +96,20 @@ def render(report: dict[str, Any]) -> str:
             f"last hour {q['completed_last_hour']}; failed last hour {q['failed_last_hour']}"
         )
         for f in q["recent_failures"]:
+            where = (
+                f"failed for good at attempt {f['attempts']}"
+                if f["status"] == "failed"
+                else f"{f['status']} after attempt {f['attempts']}/{f['max_attempts']}"
+            )
             lines.append(
-                f"  ! {f['job_id']} {f['status']} attempt {f['attempts']}/{f['max_attempts']}"
-                f" {f['subject']}: {f['error']}"
+                f"  ! {f['job_id']} {where} {printable(f['subject'])}: {printable(f['error'])}"
             )
     lines.append("workers")
     if not report["workers"]:
         lines.append("  none registered")
     for w in report["workers"]:
-        where = f"{w['worker_id'][:8]} {w['host']}:{w['pid']}  up {_duration(w['up_s'])}"
+        host = printable(w["host"])
+        where = f"{w['worker_id'][:8]} {host}:{w['pid']}  up {_duration(w['up_s'])}"
         heard = _duration(w["heard_from_s"])
         if w["stale"]:
             lines.append(
@@ -104,6 +124,18 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"  ! {report['unowned_running_jobs']} running job(s) of no registered worker:"
             " a live worker takes them back"
+        )
+    for p in report.get("monday_pauses", []):
+        what = f"monday board {p['board_id']} locked" if p["board_id"] else "monday paused"
+        lines.append(
+            f"{what} until {p['until']} ({_duration(p['remaining_s'])} more): {p['reason']}"
+            " (`syncd monday resume` ends it)"
+        )
+    for r in report.get("monday_reconcile", []):
+        lines.append(
+            f"monday reconcile {r['entity_type']}: last {r['finished_at']}"
+            f"{' (dry run)' if r['dry_run'] else ''}, checked {r['checked']}, "
+            f"drifted {r['drifted']}, enqueued {r['enqueued']}"
         )
     return "\n".join(lines)
 

@@ -1,7 +1,7 @@
 """The daemon: one fetch loop, a concurrency limit, and the side loops beside it.
 
 A job's way through syncd:
-  INSERT -> trigger NOTIFY (migrations/0004) -> Listener wakes the queue here ->
+  INSERT -> trigger NOTIFY (syncd/migrations/0004) -> Listener wakes the queue here ->
   `_fetch` claims due jobs (the Queue's claim statement) while slots are free ->
   `_attempt` calls the handler from the registry under the queue's timeout ->
   outcomes.decide makes what it did an Outcome -> the OutcomeWriter

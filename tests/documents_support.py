@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import struct
 import time
 import zipfile
 from datetime import datetime
@@ -19,7 +20,7 @@ import docx
 from pypdf import PdfReader, PdfWriter
 from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 
-from syncd.handlers.documents.extraction import Extraction, Request
+from syncd.handlers.documents.file_to_text import Extraction, Request
 from syncd.handlers.documents.paths import locate
 from syncd.handlers.documents.settings import DocumentSettings
 
@@ -91,6 +92,25 @@ def docx_with_bloated_part(unpacked_bytes: int) -> bytes:
     return out.getvalue()
 
 
+def lying_about_size(data: bytes, name: str) -> bytes:
+    """`data`, a ZIP, with its directory declaring part `name` 1,000 bytes long.
+
+    zipfile takes sizes from the central directory, and checks only the name in a
+    part's local header.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        start = archive.start_dir  # type: ignore[attr-defined]
+    entry = start
+    out = bytearray(data)
+    while True:
+        size_at = entry + 24
+        name_length, extra_length, comment_length = struct.unpack_from("<HHH", out, entry + 28)
+        if bytes(out[entry + 46 : entry + 46 + name_length]).decode() == name:
+            struct.pack_into("<I", out, size_at, 1000)
+            return bytes(out)
+        entry += 46 + name_length + extra_length + comment_length
+
+
 def zip_with(names: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
@@ -153,7 +173,7 @@ def crash(request: Request) -> Extraction:
 
 def hang_on_marker(request: Request) -> Extraction:
     """Hangs on files that contain b'HANG', extracts the rest normally."""
-    from syncd.handlers.documents.extraction import extract
+    from syncd.handlers.documents.file_to_text import extract
 
     if b"HANG" in Path(request.path).read_bytes():
         return hang(request)

@@ -8,6 +8,8 @@ received validates against monday's published schema, read from
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +24,8 @@ import structlog
 from syncd.config import Settings
 from syncd.fake_monday import TOKEN, Column, FakeMonday
 from syncd.handlers import SYNC, Context, Job
+from syncd.handlers.monday.client import MondayClient
+from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.handlers.monday.settings import MondaySettings
 from tests.conftest import make_settings
 
@@ -73,9 +77,10 @@ def add_boards(fake: FakeMonday) -> None:
     )
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeMonday]:
-    server = FakeMonday()
+@contextlib.asynccontextmanager
+async def running_fake(**options: Any) -> AsyncIterator[FakeMonday]:
+    """A fake with the test boards; at the end, every document it got must validate."""
+    server = FakeMonday(**options)
     add_boards(server)
     await server.start()
     try:
@@ -83,6 +88,12 @@ async def fake() -> AsyncIterator[FakeMonday]:
     finally:
         await server.stop()
     assert_valid(server.documents)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeMonday]:
+    async with running_fake() as server:
+        yield server
 
 
 def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:
@@ -99,9 +110,14 @@ def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:
                 "key_column": "text_syncd_id",
                 "updated_at_field": "updated_at",
                 "columns": {
-                    "email": {"column": "email", "type": "email"},
-                    "phone": {"column": "phone", "type": "phone", "country": "US"},
-                    "title": {"column": "text_title", "type": "text"},
+                    "email": {"column": "email", "type": "email", "direction": "both"},
+                    "phone": {
+                        "column": "phone",
+                        "type": "phone",
+                        "country": "US",
+                        "direction": "both",
+                    },
+                    "title": {"column": "text_title", "type": "text", "direction": "both"},
                 },
             },
             "organization": {
@@ -110,9 +126,9 @@ def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:
                 "item_name": "{name}",
                 "key_column": "text_syncd_id",
                 "columns": {
-                    "website": {"column": "link", "type": "link"},
-                    "industry": {"column": "status", "type": "status"},
-                    "country": {"column": "country", "type": "country"},
+                    "website": {"column": "link", "type": "link", "direction": "both"},
+                    "industry": {"column": "status", "type": "status", "direction": "both"},
+                    "country": {"column": "country", "type": "country", "direction": "both"},
                 },
             },
         },
@@ -123,6 +139,46 @@ def monday_config(fake: FakeMonday, **overrides: Any) -> dict[str, Any]:
 
 def monday_settings(fake: FakeMonday, **overrides: Any) -> MondaySettings:
     return MondaySettings(**monday_config(fake, **overrides))
+
+
+async def open_client(fake: FakeMonday, **overrides: Any) -> MondayClient:
+    """A started client on the fake, with a pause store of its own."""
+    client = MondayClient(monday_settings(fake, **overrides), pauses=MemoryPauses())
+    await client.start(None)
+    return client
+
+
+@pytest.fixture
+async def client(fake: FakeMonday) -> AsyncIterator[MondayClient]:
+    c = await open_client(fake)
+    try:
+        yield c
+    finally:
+        await c.stop()
+
+
+def create_variables(
+    name: str = "Ada", board: int = CONTACTS_BOARD, **values: Any
+) -> dict[str, Any]:
+    """The variables of a create_item on `board`, with a fresh entity id unless given."""
+    return {
+        "board": str(board),
+        "group": "topics" if board == CONTACTS_BOARD else None,
+        "name": name,
+        "values": json.dumps({"text_syncd_id": str(uuid.uuid4()), **values}),
+    }
+
+
+def too_many(code: str = "MINUTE_RATE_LIMIT_EXCEEDED", retry: Any = 30) -> dict[str, Any]:
+    """A 429's body in monday's format, naming `retry` seconds to wait."""
+    return {
+        "errors": [
+            {
+                "message": "Rate Limit Exceeded",
+                "extensions": {"code": code, "retry_in_seconds": retry},
+            }
+        ]
+    }
 
 
 def daemon_settings(database_url: str, fake: FakeMonday, **overrides: Any) -> Settings:

@@ -69,6 +69,33 @@ async def test_status_reports_counts_and_failures(
     assert "workers\n  none registered" in text
 
 
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\rforged line\n\u202egnp.exe"
+ESCAPED = "\\x1b]0;pwned\\x07\\x1b[2J\\rforged line\\n\\u202egnp.exe"
+
+
+async def test_status_escapes_text_from_outside_and_json_stays_json(
+    database_url: str, conn: asyncpg.Connection
+) -> None:
+    await enqueue(conn, f"contact{HOSTILE}", status="failed", error_message=HOSTILE, attempts=5)
+    await conn.execute(
+        "INSERT INTO syncd_workers (id, hostname, pid) VALUES (gen_random_uuid(), $1, 7)",
+        f"host{HOSTILE}",
+    )
+    text = syncd(database_url, "status").stdout
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f\u202e]", text)
+    assert f"contact{ESCAPED} " in text and f": {ESCAPED}\n" in text
+    assert f"host{ESCAPED}:7" in text
+    report = json.loads(syncd(database_url, "status", "--json").stdout)
+    assert report["sync"]["recent_failures"][0]["error"] == HOSTILE
+    assert report["workers"][0]["host"] == f"host{HOSTILE}"
+
+
+def test_an_error_line_escapes_what_the_user_gave(database_url: str) -> None:
+    proc = syncd(database_url, "--config", f"/nonexistent/{HOSTILE}.toml", "status", check=False)
+    assert proc.returncode == 78
+    assert proc.stderr == f"syncd: config file /nonexistent/{ESCAPED}.toml does not exist\n"
+
+
 async def test_status_names_the_workers_and_the_stale_ones(
     database_url: str, conn: asyncpg.Connection
 ) -> None:

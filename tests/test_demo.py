@@ -76,8 +76,15 @@ def test_demo_shows_each_outcome_then_status_and_can_be_inspected_later(tmp_path
     assert re.search(r"document +reports/q3-report.pdf +completed in \d+ ms: pdf, 1 page", out)
     assert "updated monday item" in out
     assert "archived monday item" in out
+    # The fourth wave: a person's edit on the board comes back into the CRM row.
+    assert "webhook: Grace Hopper changed on the board: to_npd job enqueued" in out
+    assert re.search(r"contact +Grace Hopper +completed in \d+ ms: pulled title from monday", out)
+    assert "the CRM row followed: Grace Hopper's title is 'Commodore'" in out
+    assert re.search(r"echoes of syncd's own pushes \(no job\): [1-9]", out)
     # The injected 500: retried after the demo's short backoff.
-    assert re.search(r"attempt 1 of 5 failed, retry in 1\.0 s: monday INTERNAL_SERVER_ERROR", out)
+    assert re.search(
+        r"attempt 1 of 5 failed, retry in 1\.0 s: monday HTTP 500 INTERNAL_SERVER_ERROR", out
+    )
     # The injected 429: every monday call pauses, caught jobs are snoozed, not failed.
     assert re.search(r"monday +rate limited \(COMPLEXITY_BUDGET_EXHAUSTED\)", out)
     assert "snoozed until" in out
@@ -91,7 +98,7 @@ def test_demo_shows_each_outcome_then_status_and_can_be_inspected_later(tmp_path
     assert "failed for good: encrypted PDF" in out
     assert "failed for good: corrupt PDF" in out
     # It ends with `syncd status`.
-    assert "sync queue\n  pending 0  processing 0  completed 13  failed 2  cancelled 0" in out
+    assert "sync queue\n  pending 0  processing 0  completed 14  failed 2  cancelled 0" in out
     assert "documents queue\n  pending 0  processing 0  completed 5  failed 3  cancelled 0" in out
     # Kept, stopped, and it says how to look again.
     config = kept.resolve() / "syncd.toml"
@@ -114,7 +121,7 @@ def test_demo_shows_each_outcome_then_status_and_can_be_inspected_later(tmp_path
             check=True,
         )
         report = json.loads(status.stdout)
-        assert (report["sync"]["completed"], report["sync"]["failed"]) == (13, 2)
+        assert (report["sync"]["completed"], report["sync"]["failed"]) == (14, 2)
         assert (report["documents"]["completed"], report["documents"]["failed"]) == (5, 3)
     finally:
         server.send_signal(signal.SIGTERM)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.handlers.documents.extraction import SEARCH_BYTES, Content, Refused, extract, summarize
+from syncd.handlers.documents.file_to_text import SEARCH_BYTES, Content, Refused, extract, summarize
 from tests.documents_support import (
     docx_bytes,
     docx_with_bloated_part,

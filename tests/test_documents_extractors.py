@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.handlers.documents.extraction import extract
+from syncd.handlers.documents.file_to_text import extract
 from syncd.handlers.documents.pool import Died, ExtractorPool, Failed, TimedOut
 from syncd.handlers.documents.settings import DocumentSettings
 from tests.documents_support import pdf_bytes, request_for, write

@@ -20,8 +20,9 @@ from syncd.config import Settings
 from syncd.errors import PermanentError, RetryableError
 from syncd.handlers import DOCUMENTS, Context, Job, Registry
 from syncd.handlers.documents import install
+from syncd.handlers.documents.file_to_text import Extraction, Request
 from syncd.handlers.documents.handler import Extract
-from syncd.handlers.documents.pool import ExtractorPool
+from syncd.handlers.documents.pool import ExtractorPool, Failed
 from tests.conftest import make_settings
 from tests.documents_support import docx_bytes, encrypted_pdf, pdf_bytes, write
 from tests.support import add_document, capture_logs, events, wait_for, wait_status
@@ -167,6 +168,58 @@ async def test_a_path_outside_the_root_fails_permanently_with_a_security_warning
     assert warning["security"] is True
     assert warning["storage_path"] == storage_path
     assert await extraction_row(pool, doc) is None
+
+
+async def test_a_path_the_os_refuses_fails_permanently_naming_the_relative_path(
+    extract: Extract, pool: asyncpg.Pool, settings: Settings, storage: Path
+) -> None:
+    (storage / "a").symlink_to(storage / "b")
+    (storage / "b").symlink_to(storage / "a")
+    looped = await add_document(pool, "a/report.pdf")
+    too_long = await add_document(pool, "x" * 300)
+
+    with capture_logs() as captured:
+        with pytest.raises(PermanentError) as loop:
+            await run(extract, pool, settings, looped)
+        with pytest.raises(PermanentError) as long_name:
+            await run(extract, pool, settings, too_long)
+
+    assert str(loop.value) == (
+        "path refused: storage path 'a/report.pdf' goes round a loop of symlinks (ELOOP)"
+    )
+    assert str(long_name.value).endswith(
+        "(300 characters) is too long for the file system (ENAMETOOLONG)"
+    )
+    assert str(storage) not in str(loop.value) + str(long_name.value)
+    # A loop of symlinks may be someone probing; a name too long is just a bad name.
+    [warning] = events(captured, "document.path_refused")
+    assert (warning["storage_path"], warning["security"]) == ("a/report.pdf", True)
+
+
+class RefusedOpen:
+    """An extractor pool whose process may not open the file (past the path check)."""
+
+    async def extract(self, request: Request) -> Extraction:
+        raise Failed("unreadable", "cannot be read by the extractor: Permission denied (EACCES)")
+
+
+async def test_a_file_the_extractor_may_not_open_fails_permanently_as_refused(
+    pool: asyncpg.Pool, settings: Settings, storage: Path
+) -> None:
+    """As root the open is never refused; the real refusal is test_documents_paths.py's."""
+    write(storage, "in/payroll.csv", b"name,salary\n")
+    doc = await add_document(pool, "in/payroll.csv")
+    handler = Extract(settings.documents, RefusedOpen())  # type: ignore[arg-type]
+
+    with capture_logs() as captured, pytest.raises(PermanentError) as failed:
+        await run(handler, pool, settings, doc)
+
+    assert str(failed.value) == (
+        "path refused: storage path 'in/payroll.csv' cannot be read by the extractor:"
+        " Permission denied (EACCES)"
+    )
+    [warning] = events(captured, "document.path_refused")
+    assert warning["storage_path"] == "in/payroll.csv"
 
 
 async def test_a_document_row_that_is_gone_fails_permanently(

@@ -3,6 +3,9 @@ syncd: examples/ocr_handler.py (the README's example) installed as a plugin."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +21,10 @@ from tests.conftest import make_settings
 from tests.support import add_document
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# The handler, and its [handlers.ocr] settings model (README: "Searching extracted documents").
+ENTRY_POINTS = (
+    "[syncd.handlers]\nocr = ocr_handler:install\n[syncd.settings]\nocr = ocr_handler:OcrSettings\n"
+)
 
 
 @pytest.fixture
@@ -26,7 +33,7 @@ def ocr_plugin_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     info = tmp_path / "site" / "acme_ocr-1.0.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-ocr\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[syncd.handlers]\nocr = ocr_handler:install\n")
+    (info / "entry_points.txt").write_text(ENTRY_POINTS)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     monkeypatch.syspath_prepend(str(EXAMPLES))
 
@@ -37,6 +44,7 @@ async def ocr_service(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[byt
     received: list[bytes] = []
 
     async def ocr(request: web.Request) -> web.Response:
+        assert request.query["language"] == "deu+eng"
         received.append(await request.read())
         return web.json_response({"text": "Invoice 4711 total due"})
 
@@ -47,7 +55,7 @@ async def ocr_service(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[byt
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    monkeypatch.setenv("OCR_URL", f"http://127.0.0.1:{port}/ocr")
+    monkeypatch.setenv("SYNCD_HANDLERS__OCR__URL", f"http://127.0.0.1:{port}/ocr")
     try:
         yield received
     finally:
@@ -60,7 +68,11 @@ async def test_an_ocr_operation_plugs_in_through_an_entry_point_and_its_text_is_
 ) -> None:
     (tmp_path / "scans").mkdir()
     (tmp_path / "scans" / "invoice.png").write_bytes(b"\x89PNG fake scan")
-    settings: Settings = make_settings(database_url, documents={"storage_root": str(tmp_path)})
+    settings: Settings = make_settings(
+        database_url,
+        documents={"storage_root": str(tmp_path)},
+        handlers={"ocr": {"language": "deu+eng"}},
+    )
     doc = await add_document(pool, "scans/invoice.png")
 
     registry = handlers.load(settings)
@@ -79,3 +91,31 @@ async def test_an_ocr_operation_plugs_in_through_an_entry_point_and_its_text_is_
         doc,
     )
     assert (row["detected_type"], row["word_count"]) == ("ocr", 4)
+
+
+def test_a_plugins_section_is_validated_with_the_config_and_names_the_key(
+    tmp_path: Path,
+) -> None:
+    site = tmp_path / "site" / "acme_ocr-1.0.dist-info"
+    site.mkdir(parents=True)
+    (site / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-ocr\nVersion: 1.0\n")
+    (site / "entry_points.txt").write_text(ENTRY_POINTS)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(EXAMPLES)])}
+
+    def check(toml: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "syncd.toml").write_text(toml)
+        return subprocess.run(
+            [sys.executable, "-m", "syncd", "--config", str(tmp_path / "syncd.toml"), "config",
+             "check"],
+            capture_output=True, text=True, env=env,
+        )  # fmt: skip
+
+    good = check("[handlers.ocr]\nlanguage = 'deu+eng'\ntimeout = '2m'\n")
+    assert good.returncode == 0, good.stderr
+    bad = check("[handlers.ocr]\nlanguage = 'German please'\n")
+    assert bad.returncode == 78
+    assert "handlers.ocr.language" in bad.stderr and "Traceback" not in bad.stderr
+    unknown = check("[handlers.ocr]\nlanguages = 'eng'\n[handlers.tesseract]\nx = 1\n")
+    assert unknown.returncode == 78
+    assert "handlers.ocr.languages: unknown key" in unknown.stderr
+    assert "handlers.tesseract: unknown key" in unknown.stderr

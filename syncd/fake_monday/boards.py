@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -83,6 +84,11 @@ _PHONE = re.compile(r"^\+?\d{4,20}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+# What changed on an item, for webhooks: ("create" | "change" | "archive" | "delete",
+# the item, {column id or "name": (value before, value after)}).
+Listener = Callable[[str, "Item", dict[str, tuple[Any, Any]]], None]
+
+
 class Boards:
     """Every board and item the fake holds."""
 
@@ -90,6 +96,12 @@ class Boards:
         self.boards: dict[int, Board] = {}
         self.items: dict[int, Item] = {}
         self._next_item = 1_000_000_001
+        # Told of every change, through the API or made by a test as a person would.
+        self.listeners: list[Listener] = []
+
+    def _tell(self, kind: str, item: Item, changes: dict[str, tuple[Any, Any]]) -> None:
+        for listener in self.listeners:
+            listener(kind, item, changes)
 
     def add_board(
         self,
@@ -164,6 +176,7 @@ class Boards:
         item.changed = dict.fromkeys(checked, now)
         self._next_item += 1
         self.items[item.id] = item
+        self._tell("create", item, {})
         return item
 
     def change_values(self, board_id: Any, item_id: Any, values: Any) -> Item:
@@ -172,8 +185,16 @@ class Boards:
         if item.board_id != board.id:
             raise MondayError("InvalidItemIdException", "Item not found in board")
         checked = self._checked(board, values, updating=item.values)
+        changes: dict[str, tuple[Any, Any]] = {
+            cid: (item.values.get(cid), checked.get(cid))
+            for cid in [*item.values, *(c for c in checked if c not in item.values)]
+            if cid != "name" and item.values.get(cid) != checked.get(cid)
+        }
         if "name" in checked:
-            item.name = str(checked.pop("name"))
+            name = str(checked.pop("name"))
+            if name != item.name:
+                changes["name"] = (item.name, name)
+            item.name = name
         now = _now()
         item.changed = {
             cid: now if item.values.get(cid) != value else item.changed.get(cid, now)
@@ -181,16 +202,20 @@ class Boards:
         }
         item.values = checked
         item.updated_at = now
+        if changes:
+            self._tell("change", item, changes)
         return item
 
     def archive(self, item_id: Any) -> Item:
         item = self.item(item_id)
         item.state, item.updated_at = "archived", _now()
+        self._tell("archive", item, {})
         return item
 
     def delete(self, item_id: Any) -> Item:
         item = self.item(item_id, active=False)
         item.state, item.updated_at = "deleted", _now()
+        self._tell("delete", item, {})
         return item
 
     def _checked(
@@ -345,6 +370,26 @@ def raw(column: Column, item: Item) -> str | None:
         stored = {"ids": [column.labels.index(label) + 1 for label in value["labels"]]}
     stored["changed_at"] = item.changed.get(column.id, item.updated_at)
     return json.dumps(stored, separators=(",", ":"))
+
+
+def webhook_value(column: Column, value: Any) -> Any:
+    """A stored value as monday's webhook events carry it (``value``, ``previousValue``)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return {"value": value}
+    if column.type == "status":
+        return {
+            "label": {"index": value["index"], "text": value["label"], "is_done": False},
+            "post_id": None,
+        }
+    if column.type == "dropdown":
+        return {
+            "chosenValues": [
+                {"id": column.labels.index(label) + 1, "name": label} for label in value["labels"]
+            ]
+        }
+    return {**value, "changed_at": _now()}
 
 
 def _valid_day(day: str) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 @dataclass
 class Fault:
-    kind: str  # status | drop | lose_response | delay | lock
+    kind: str  # status | drop | lose_response | delay | lock | raw | redirect
     times: int | None = 1
     when: str | None = None
     status: int = 500
@@ -23,6 +23,9 @@ class Fault:
     board_id: int | None = None
     body: Any = None
     chance: float = 1.0
+    headers: dict[str, str] = field(default_factory=dict)
+    # raw: answer this many bytes (streamed, never held in memory) after `body`
+    size: int = 0
 
     def matches(self, fields: list[str]) -> bool:
         return self.when is None or self.when in fields
@@ -34,10 +37,48 @@ class Faults:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
 
     def fail(
-        self, status: int = 500, *, times: int | None = 1, when: str | None = None, body: Any = None
+        self,
+        status: int = 500,
+        *,
+        times: int | None = 1,
+        when: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
-        """Answer with HTTP `status` (5xx, 423, ...) without running the request."""
-        self.pending.append(Fault("status", times, when, status=status, body=body))
+        """Answer with HTTP `status` (5xx, 423, 429, 413...) without running the request.
+
+        `body` is sent as JSON (any shape, however wrong), `headers` added (a
+        ``Retry-After``, absurd or not).
+        """
+        self.pending.append(
+            Fault("status", times, when, status=status, body=body, headers=dict(headers or {}))
+        )
+
+    def answer_raw(
+        self,
+        body: bytes = b"",
+        *,
+        size: int = 0,
+        status: int = 200,
+        times: int | None = 1,
+        when: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer `body` as it is (random bytes, broken JSON), then `size` more bytes
+        streamed in chunks: a huge answer costs the fake no memory."""
+        self.pending.append(
+            Fault(
+                "raw", times, when, status=status, body=body, size=size, headers=dict(headers or {})
+            )
+        )
+
+    def redirect(
+        self, location: str, *, status: int = 307, times: int | None = 1, when: str | None = None
+    ) -> None:
+        """Answer with a redirect to `location` (a client must not follow it)."""
+        self.pending.append(
+            Fault("redirect", times, when, status=status, headers={"Location": location})
+        )
 
     def drop(self, *, times: int | None = 1, when: str | None = None) -> None:
         """Close the connection before running the request: nothing happened."""
@@ -53,9 +94,16 @@ class Faults:
         """Answer `seconds` late (a timeout on the client's side, or a concurrency pile-up)."""
         self.pending.append(Fault("delay", times, when, seconds=seconds))
 
-    def lock_board(self, board_id: int, *, times: int | None = 1) -> None:
-        """Refuse mutations of one board with 423 Locked, as a busy board does."""
-        self.pending.append(Fault("lock", times, None, status=423, board_id=board_id))
+    def lock_board(self, board_id: int, *, times: int | None = 1, seconds: float = 0.0) -> None:
+        """Refuse mutations of one board with 423 Locked, as a busy board does.
+
+        With `seconds`, each of the `times` locks lasts that long: every mutation of
+        the board meanwhile gets 423 too, with ``Retry-After`` saying when it ends,
+        and is counted in `FakeMonday.locks` (a client should have waited).
+        """
+        self.pending.append(
+            Fault("lock", times, None, status=423, board_id=board_id, seconds=seconds)
+        )
 
     def clear(self) -> None:
         self.pending.clear()

@@ -3,8 +3,9 @@
 Documents are parsed and validated against ``schema-2026-10.graphql`` (a copy of
 ``../shared/monday/schema-2026-10.graphql`` shipped with the package) and executed by
 graphql-core; resolvers exist for the fields syncd uses (items, items_page_by_column_values,
-boards, me, complexity, create_item, change_multiple_column_values,
-change_simple_column_value, archive_item, delete_item). Anything else resolves to null.
+boards and their items_page, next_items_page, webhooks, me, complexity, create_item,
+change_multiple_column_values, change_simple_column_value, archive_item, delete_item,
+create_webhook, delete_webhook). Anything else resolves to null.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from importlib.resources import files
 from typing import Any
 
 from syncd.fake_monday.boards import Board, Boards, Item, MondayError, raw, text
+from syncd.fake_monday.webhooks import Webhook, Webhooks
 
 SCHEMA_FILE = "schema-2026-10.graphql"
 
@@ -32,6 +34,10 @@ ROOT_COSTS = {
     "items": 100,
     "boards": 100,
     "me": 10,
+    "next_items_page": 100,
+    "webhooks": 100,
+    "create_webhook": 500,
+    "delete_webhook": 500,
     "complexity": 0,
 }
 
@@ -52,11 +58,14 @@ VALUE_TYPES = {
 class HttpFailure(Exception):
     """A resolver's way to answer with an HTTP error (423 for a locked board)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 @dataclass
@@ -66,6 +75,7 @@ class Context:
     # Raises HttpFailure when a fault locks the board a mutation touches.
     check_lock: Callable[[int], None]
     touched: list[int] = field(default_factory=list)
+    webhooks: Webhooks | None = None
 
 
 def schema_text() -> str:
@@ -84,6 +94,10 @@ def schema() -> Any:
     query.fields["items_page_by_column_values"].resolve = _find
     query.fields["boards"].resolve = _boards
     query.fields["me"].resolve = lambda _r, _i: {"id": "1", "name": "Fake User"}
+    query.fields["next_items_page"].resolve = _next_page
+    query.fields["webhooks"].resolve = _webhooks
+    mutation.fields["create_webhook"].resolve = _create_webhook
+    mutation.fields["delete_webhook"].resolve = _delete_webhook
     query.fields["complexity"].resolve = _complexity
     mutation.fields["complexity"].resolve = _complexity
     mutation.fields["create_item"].resolve = _create_item
@@ -171,12 +185,83 @@ class ItemView:
 
 class BoardView:
     def __init__(self, board: Board) -> None:
+        self._board = board
         self.id = board.id
         self.name = board.name
         self.columns = [
             {"id": c.id, "title": c.title, "type": c.type} for c in board.columns.values()
         ]
         self.groups = [{"id": gid, "title": title} for gid, title in board.groups.items()]
+
+    def items_page(
+        self, info: Any, limit: int = 25, cursor: str | None = None, **_: Any
+    ) -> dict[str, Any]:
+        return _page(_ctx(info), self._board.id, 0 if cursor is None else _offset(cursor)[1], limit)
+
+
+# A cursor names the board and the position after the page it ends. Opaque to
+# clients, as monday's are; the items are paged in the order of their ids.
+def _cursor(board_id: int, offset: int) -> str:
+    return f"fake:{board_id}:{offset}"
+
+
+def _offset(cursor: str) -> tuple[int, int]:
+    try:
+        _, board, offset = cursor.split(":")
+        return int(board), int(offset)
+    except ValueError:
+        raise MondayError("CursorException", "CursorExpiredError: invalid cursor") from None
+
+
+def _page(ctx: Context, board_id: int, offset: int, limit: int) -> dict[str, Any]:
+    if not 1 <= limit <= 500:
+        raise MondayError("InvalidArgumentException", "limit must be between 1 and 500")
+    chosen = sorted(ctx.boards.on_board(board_id), key=lambda i: i.id)[offset : offset + limit]
+    following = offset + len(chosen)
+    more = following < len(ctx.boards.on_board(board_id))
+    return {
+        "cursor": _cursor(board_id, following) if more else None,
+        "items": [_view(ctx, i) for i in chosen],
+    }
+
+
+def _next_page(_root: Any, info: Any, cursor: str, limit: int = 25) -> dict[str, Any]:
+    board_id, offset = _offset(cursor)
+    return _page(_ctx(info), board_id, offset, limit)
+
+
+def _hooks(info: Any) -> Webhooks:
+    hooks = _ctx(info).webhooks
+    if hooks is None:
+        raise MondayError("INTERNAL_SERVER_ERROR", "the fake has no webhooks")
+    return hooks
+
+
+def _hook_view(hook: Webhook) -> dict[str, Any]:
+    import json
+
+    config = None if hook.config is None else json.dumps(hook.config)
+    return {"id": hook.id, "board_id": hook.board_id, "event": hook.event, "config": config}
+
+
+def _webhooks(_root: Any, info: Any, board_id: str, **_: Any) -> list[dict[str, Any]]:
+    board = _ctx(info).boards.board(board_id)
+    return [_hook_view(h) for h in _hooks(info).on_board(board.id)]
+
+
+async def _create_webhook(
+    _root: Any, info: Any, board_id: str, url: str, event: str, config: Any = None
+) -> dict[str, Any]:
+    import json
+
+    board = _ctx(info).boards.board(board_id)
+    if isinstance(config, str):
+        config = json.loads(config) if config.strip() else None
+    return _hook_view(await _hooks(info).create(board.id, url, event, config))
+
+
+def _delete_webhook(_root: Any, info: Any, id: str) -> dict[str, Any]:
+    return _hook_view(_hooks(info).delete(id))
 
 
 # -- resolvers -------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 -- Retention: delete at most $3 rows with status $1 that finished more than $2
 -- seconds ago. Small batches keep each transaction short and vacuum ahead of the
 -- churn; failed rows are never passed here: they wait for an operator.
+-- Every finished row has a completed_at, however it finished (an application's own
+-- `SET status = 'cancelled'` included: migrations/0009 stamps it), so the age is a
+-- range scan of the partial index on completed_at, oldest first, never a per-row sum.
 WITH doomed AS (
     SELECT id
       FROM {table}

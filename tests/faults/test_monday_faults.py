@@ -10,7 +10,7 @@ import pytest
 
 from syncd.fake_monday import Faults, Limits
 from syncd.fake_monday.faults import Fault
-from syncd.handlers.monday import documents
+from syncd.handlers.monday import operations
 from tests.faults.support import (
     Fleet,
     Monday,
@@ -81,7 +81,7 @@ async def test_500_pushes_through_random_errors_drops_and_lost_answers(
 async def test_a_limit_hit_pauses_both_daemons_without_a_request_or_an_attempt(
     fleet: Fleet, syncd_url: str, conn: asyncpg.Connection, monday: Monday, code: str
 ) -> None:
-    cost = monday.call(monday.fake.cost_of, documents.CREATE_ITEM.text)
+    cost = monday.call(monday.fake.cost_of, operations.CREATE_ITEM.text)
     window = 3.0
     if code == "COMPLEXITY_BUDGET_EXHAUSTED":
         limits, name = Limits(complexity=100 * cost, complexity_window=window), "complexity"

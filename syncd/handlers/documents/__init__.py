@@ -2,21 +2,19 @@
 
 The way through: handler.py reads the document row (store.py), resolves its file
 under the storage root (paths.py), and hands it to an extractor process
-(pool.py, extractor.py), which fingerprints it, recognises it from its bytes
+(pool.py, extractor_process.py), which fingerprints it, recognises it from its bytes
 (detect.py) and reads it (pdf.py, word.py, text.py, html_page.py) into an
-`Extraction` (extraction.py); the handler then upserts `document_extractions`.
+`Extraction` (file_to_text.py); the handler then upserts `document_extractions`.
 
 Installed through the `syncd.handlers` entry point like any third-party handler.
+Importing this package imports nothing else: `syncd config check` reads the
+[documents] section through settings.py alone, without the extractor pool.
 """
 
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING
-
-from syncd.handlers import DOCUMENTS
-from syncd.handlers.documents.handler import Extract
-from syncd.handlers.documents.pool import ExtractorPool
 
 if TYPE_CHECKING:
     from syncd.config import Settings
@@ -26,6 +24,10 @@ OPERATION = "extract"
 
 
 def install(registry: Registry, settings: Settings) -> None:
+    from syncd.handlers import DOCUMENTS
+    from syncd.handlers.documents.handler import Extract
+    from syncd.handlers.documents.pool import ExtractorPool
+
     extractors = ExtractorPool(settings.documents, size=extractor_count(settings))
     registry.add_service(extractors)
     registry.add(DOCUMENTS, OPERATION, Extract(settings.documents, extractors))

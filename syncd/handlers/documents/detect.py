@@ -15,7 +15,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 
-from syncd.handlers.documents.extraction import Refused
+from syncd.handlers.documents.file_to_text import Refused
 from syncd.handlers.documents.text import SAMPLE, csv_delimiter
 
 PDF = "pdf"
@@ -182,9 +182,13 @@ def _declared_charset(data: bytes) -> tuple[str, str] | None:
         return None
     try:
         name = codecs.lookup(match.group(1).decode("ascii")).name
-    except LookupError:
+        # The page names the codec: it may be one that is no text encoding at all
+        # (rot13, base64, hex: LookupError) or one that decodes strictly or never
+        # (idna, punycode, undefined: UnicodeError). Then the bytes decide, as if
+        # the page had named nothing; another attempt would only fail the same way.
+        return data.decode(name, "replace"), name
+    except (LookupError, UnicodeError, ValueError):
         return None
-    return data.decode(name, "replace"), name
 
 
 def _looks_like_markdown(sample: str) -> bool:

@@ -17,5 +17,5 @@ import struct
 
 REQUEST = struct.Struct(">I")
 REPLY = struct.Struct(">IQ")
-EXTRACTOR_MODULE = "syncd.handlers.documents.extractor"
-DEFAULT_FUNCTION = "syncd.handlers.documents.extraction:extract"
+EXTRACTOR_MODULE = "syncd.handlers.documents.extractor_process"
+DEFAULT_FUNCTION = "syncd.handlers.documents.file_to_text:extract"

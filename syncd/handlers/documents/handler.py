@@ -26,7 +26,7 @@ import asyncpg
 from syncd.errors import PermanentError, RetryableError
 from syncd.handlers import Context, Job
 from syncd.handlers.documents import paths, store
-from syncd.handlers.documents.extraction import Extraction, Request
+from syncd.handlers.documents.file_to_text import Extraction, Request
 from syncd.handlers.documents.pool import Died, ExtractorPool, Failed, TimedOut
 from syncd.handlers.documents.settings import DocumentSettings
 
@@ -63,6 +63,9 @@ class Extract:
         except Failed as exc:
             if exc.reason in _PASSING:
                 raise RetryableError(str(exc)) from None
+            if exc.reason == "unreadable":  # the check passed, the open did not
+                reason = f"storage path {paths.shown_path(document.storage_path)} {exc}"
+                raise self._refused(document.storage_path, reason, ctx) from None
             raise PermanentError(str(exc)) from None
         except (TimedOut, Died) as exc:
             # Worth an operator's eye: a file that keeps doing this is pathological.
@@ -89,18 +92,21 @@ class Extract:
             # Off the loop: a stat on a network mount can block for a long time.
             return await asyncio.to_thread(paths.locate, root, storage_path)
         except paths.PathRefused as exc:
-            ctx.log.warning(
-                "document.path_refused",
-                security=True,
-                storage_root=root,
-                storage_path=storage_path,
-                reason=str(exc),
-            )
-            raise PermanentError(f"path refused: {exc}") from None
-        except paths.NotThereYet as exc:
+            raise self._refused(storage_path, str(exc), ctx) from None
+        except (paths.NotThereYet, paths.Unavailable) as exc:
             raise RetryableError(str(exc)) from None
-        except paths.NotAFile as exc:
+        except (paths.NotAFile, paths.Unusable) as exc:
             raise PermanentError(str(exc)) from None
+
+    def _refused(self, storage_path: str, reason: str, ctx: Context) -> PermanentError:
+        ctx.log.warning(
+            "document.path_refused",
+            security=True,
+            storage_root=self.settings.storage_root,
+            storage_path=storage_path,
+            reason=reason,
+        )
+        return PermanentError(f"path refused: {reason}")
 
     async def _save(self, document_id: uuid.UUID, extraction: Extraction, ctx: Context) -> None:
         try:

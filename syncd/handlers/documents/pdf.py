@@ -9,7 +9,7 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, LimitReachedError
 
-from syncd.handlers.documents.extraction import Content, Refused
+from syncd.handlers.documents.file_to_text import Content, Refused
 
 # pypdf narrates every oddity of a damaged file at WARNING; the outcome says enough.
 logging.getLogger("pypdf").setLevel(logging.ERROR)

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from syncd import logs
-from syncd.handlers.documents.extraction import Extraction, Request
+from syncd.handlers.documents.file_to_text import Extraction, Request
 from syncd.handlers.documents.frames import DEFAULT_FUNCTION, EXTRACTOR_MODULE, REPLY, REQUEST
 
 if TYPE_CHECKING:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from syncd.config import PositiveDuration
+
 MiB = 1024 * 1024
 
 
@@ -15,7 +17,7 @@ class DocumentSettings(BaseModel):
     max_pages: int = Field(default=2000, gt=0)
     # Bounds one extractor process's work on one file; the queue's own timeout
     # (queues.documents.timeout) bounds the whole job, waiting for a process included.
-    timeout: float = Field(default=120.0, gt=0)
+    timeout: PositiveDuration = 120.0
     # Extractor processes; 0: one per documents-queue slot, at most one per CPU.
     workers: int = Field(default=0, ge=0, le=256)
     # Address space of each extractor process (RLIMIT_AS): a file that makes a

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from syncd import queries
-from syncd.handlers.documents.extraction import Extraction
+from syncd.handlers.documents.file_to_text import Extraction
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import csv
 import io
 import re
 
-from syncd.handlers.documents.extraction import Content
+from syncd.handlers.documents.file_to_text import Content, Refused
 
 # How much of a file its kind is judged on.
 SAMPLE = 64 * 1024
@@ -39,15 +39,23 @@ def read_markdown(text: str) -> Content:
 
 def read_csv(text: str) -> Content:
     delimiter = csv_delimiter(text[:SAMPLE]) or ","
+    # The csv module refuses a field over 128 KiB by default (a cell holding a whole
+    # letter, say). The file's size is already bounded by documents.max_bytes, so no
+    # field can be larger than the text itself; the limit is the process's own (an
+    # extractor process reads one file at a time).
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     lines: list[str] = []
     header: list[str] = []
     columns = 0
     # Row by row: a list of every parsed row would take many times the file's size.
-    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-        if not lines:
-            header = row
-        columns = max(columns, len(row))
-        lines.append("\t".join(cell.strip() for cell in row))
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            if not lines:
+                header = row
+            columns = max(columns, len(row))
+            lines.append("\t".join(cell.strip() for cell in row))
+    except csv.Error as exc:  # the same bytes fail the same way next time
+        raise Refused("corrupt", f"malformed CSV at row {len(lines) + 1}: {exc}") from None
     metadata = {
         "rows": len(lines),
         "columns": columns,

@@ -3,24 +3,26 @@
 `install` is the ``syncd.handlers`` entry point: one handler per entity type
 configured under ``[monday.entities.<entity_type>]``, all sharing one client, which
 the daemon opens and closes with its pool.
+
+Importing this package imports nothing else: `syncd config check` reads the
+[monday] section through settings.py alone, without aiohttp.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from syncd.handlers import SYNC, Registry
-from syncd.handlers.monday.client import MondayClient
-from syncd.handlers.monday.handler import MondaySync
-
 if TYPE_CHECKING:
     from syncd.config import Settings
-
-__all__ = ["MondayClient", "MondaySync", "install"]
+    from syncd.handlers import Registry
 
 
 def install(registry: Registry, settings: Settings) -> None:
     """Register a sync handler for each configured entity type (none: nothing to do)."""
+    from syncd.handlers import SYNC
+    from syncd.handlers.monday.client import MondayClient
+    from syncd.handlers.monday.handler import MondaySync
+
     monday = settings.monday
     if not monday.entities:
         return
@@ -28,3 +30,7 @@ def install(registry: Registry, settings: Settings) -> None:
     registry.add_service(client)
     for entity_type, mapping in monday.entities.items():
         registry.add(SYNC, entity_type, MondaySync(entity_type, mapping, client))
+    if monday.reconcile.every is not None:
+        from syncd.handlers.monday.reconcile import Reconciler
+
+        registry.add_service(Reconciler(monday, client))

@@ -6,10 +6,14 @@ Every call goes through the same four steps, in this order:
    concurrent mutations of one board, they end in 423 locks);
 2. wait until the call fits in monday's budgets (`pacing.Pacer`), or snooze the job
    when that is further off than ``max_wait``;
-3. check that no pause is in force for the token, locally or in ``monday_pauses``
-   (another syncd process may have hit a limit a moment ago);
-4. send, learn the cost and the budgets from the answer, and turn errors into
-   syncd's three kinds (`errors.classify`). A limit hit writes a shared pause.
+3. check in ``monday_pauses`` that the board is not locked (a 423 leaves it alone
+   until the time monday named, whatever ``board_concurrency``) and that no pause is
+   in force for the token (another syncd process may have hit a limit a moment ago,
+   or an operator may have ended the pause with ``syncd monday resume``);
+4. send, read at most ``max_response_bytes`` of the answer (redirects are not
+   followed: a mutation is never re-posted elsewhere), learn the cost and the
+   budgets from it, and turn errors into syncd's three kinds (`errors.classify`).
+   A limit hit writes a shared pause; a board lock snoozes that board's jobs.
 
 The token goes into the ``Authorization`` header of each request and nowhere else:
 not into the session's defaults, not into a log event, not into an error message.
@@ -33,7 +37,7 @@ from pydantic import SecretStr
 
 from syncd.errors import RateLimited
 from syncd.handlers.monday import errors
-from syncd.handlers.monday.documents import Document
+from syncd.handlers.monday.operations import Operation
 from syncd.handlers.monday.pacing import Pacer, Ticket, WaitTooLong
 from syncd.handlers.monday.pauses import DatabasePauses, PauseStore, token_id
 from syncd.handlers.monday.settings import MondaySettings
@@ -51,7 +55,7 @@ class Answer:
     replayed: bool = False
 
 
-def idempotency_key(job_id: object, document: Document, variables: Mapping[str, Any]) -> str:
+def idempotency_key(job_id: object, document: Operation, variables: Mapping[str, Any]) -> str:
     """The Idempotency-Key of one mutation of one job.
 
     It covers the job (not the attempt: a retry must replay, not repeat) and the
@@ -84,9 +88,13 @@ class MondayClient:
         self._pauses = pauses
         self._session: aiohttp.ClientSession | None = None
         self._boards: dict[int, asyncio.Semaphore] = {}
-        self._paused_until = 0.0  # monotonic; a pause this process already knows of
         self._pause_reason = ""
         self._pause_seen = False  # a pause was in force: log monday.resumed after it
+        self.waits = errors.Waits(
+            max_pause=settings.max_pause,
+            max_daily_pause=settings.max_daily_pause,
+            lock_pause=settings.lock_pause,
+        )
 
     def __repr__(self) -> str:
         return f"MondayClient(api_url={self.settings.api_url!r})"
@@ -115,7 +123,7 @@ class MondayClient:
 
     async def call(
         self,
-        document: Document,
+        document: Operation,
         variables: Mapping[str, Any],
         *,
         board_id: int | None = None,
@@ -127,10 +135,11 @@ class MondayClient:
                 ticket = await self.pacer.acquire(document.name, self.settings.max_wait)
             except WaitTooLong as exc:
                 log.debug("monday.paced", budget=exc.budget, wait_s=round(exc.seconds, 3))
-                raise RateLimited(str(exc), _wall(exc.seconds)) from None
+                raise RateLimited(str(exc), self._wall(exc.seconds)) from None
             try:
+                await self._check_board(board_id)
                 await self._check_pause()
-                return await self._send(document, variables, idempotency_key, ticket)
+                return await self._send(document, variables, idempotency_key, ticket, board_id)
             finally:
                 await self.pacer.release(ticket)
 
@@ -143,37 +152,57 @@ class MondayClient:
         async with slot:
             yield
 
-    async def _check_pause(self) -> None:
-        """Refuse to send while a pause is in force, here or in another process."""
+    async def _check_board(self, board_id: int | None) -> None:
+        """Refuse to send to a board monday said is locked, until the time it named."""
+        if board_id is None:
+            return
         assert self._pauses is not None, "MondayClient.start() was not called"
-        loop = asyncio.get_running_loop()
-        left = self._paused_until - loop.time()
-        reason = self._pause_reason
-        if left <= 0:
-            pause = await self._pauses.current()
-            if pause is not None:
-                left, reason = pause.remaining, pause.reason
-                if not self._pause_seen:
-                    # Learnt from the database: another process hit the limit.
-                    log.info(
-                        "monday.rate_limited",
-                        reason=reason,
-                        retry_in_s=round(left, 3),
-                        until=_wall(left).isoformat(),
-                        shared=True,
-                    )
-                self._paused_until, self._pause_reason = loop.time() + left, reason
-        if left > 0:
-            self._pause_seen = True
+        lock = await self._pauses.current(board_id)
+        if lock is not None:
+            left = min(lock.remaining, self.waits.max_pause)
+            raise errors.BoardLocked(
+                f"monday board {board_id} is locked for {left:.1f} s more ({lock.reason})",
+                self._wall(left),
+                lock.reason,
+            )
+
+    async def _check_pause(self) -> None:
+        """Refuse to send while a pause is in force, from this process or another.
+
+        The database is asked every time, not a copy kept here: an operator's
+        ``syncd monday resume`` must take effect at once in every process.
+        """
+        assert self._pauses is not None, "MondayClient.start() was not called"
+        pause = await self._pauses.current()
+        if pause is not None:
+            # A pause written before max_pause existed (or by a bug) still ends in time.
+            left = min(pause.remaining, self.waits.longest)
+            if not self._pause_seen:
+                # Learnt from the database: another process hit the limit.
+                log.info(
+                    "monday.rate_limited",
+                    reason=pause.reason,
+                    retry_in_s=round(left, 3),
+                    until=self._wall(left).isoformat(),
+                    shared=True,
+                )
+            self._pause_seen, self._pause_reason = True, pause.reason
             raise errors.MondayLimited(
-                f"monday work is paused for {left:.1f} s more ({reason})", _wall(left), reason
+                f"monday work is paused for {left:.1f} s more ({pause.reason})",
+                self._wall(left),
+                pause.reason,
             )
         if self._pause_seen:
             self._pause_seen = False
             log.info("monday.resumed", reason=self._pause_reason)
 
     async def _send(
-        self, document: Document, variables: Mapping[str, Any], key: str | None, ticket: Ticket
+        self,
+        document: Operation,
+        variables: Mapping[str, Any],
+        key: str | None,
+        ticket: Ticket,
+        board_id: int | None,
     ) -> Answer:
         assert self._session is not None and self._token is not None
         headers = {
@@ -187,9 +216,19 @@ class MondayClient:
         self.stats["requests"] += 1
         ticket.sent = True
         try:
-            async with self._session.post(self.settings.api_url, json=body, headers=headers) as r:
+            # No redirects: monday's API has no reason to send one, and following it
+            # would re-post the mutation, its data and its Idempotency-Key elsewhere.
+            async with self._session.post(
+                self.settings.api_url, json=body, headers=headers, allow_redirects=False
+            ) as r:
                 status, answer_headers = r.status, r.headers
-                text = await r.text()
+                if 300 <= status < 400:
+                    raise errors.MondayUnavailable(
+                        f"monday HTTP {status} {errors.phrase(status)}: {document.name} was "
+                        f"redirected to {r.headers.get('Location', '(no Location)')[:200]!r}; "
+                        "syncd does not follow redirects (check monday.api_url)"
+                    )
+                raw = await self._read(r, document)
         except TimeoutError:
             raise errors.MondayUnavailable(
                 f"monday did not answer {document.name} within {self.settings.timeout:g} s"
@@ -198,51 +237,88 @@ class MondayClient:
             raise errors.MondayUnavailable(
                 f"monday {document.name}: {type(exc).__name__}: {exc}"
             ) from None
-        try:
-            parsed = json.loads(text) if text else None
-        except ValueError:
-            parsed = None
+        parsed = _parse(raw)
         data = parsed.get("data") if isinstance(parsed, dict) else None
-        data = data if isinstance(data, dict) else {}
-        self.pacer.observe(ticket, data.get("complexity"), answer_headers)
+        self.pacer.observe(
+            ticket,
+            _as_dict(data.get("complexity")) if isinstance(data, dict) else None,
+            answer_headers,
+        )
         replayed = answer_headers.get("Idempotency-Replayed", "").lower() == "true"
         if replayed:
             self.stats["replayed"] += 1
-        found = errors.problems(status, parsed, answer_headers)
-        if not found:
-            if parsed is None:
-                raise errors.MondayUnavailable(f"monday {document.name}: not JSON: {text[:200]!r}")
-            return Answer(data, replayed)
-        await self._failed(document, status, found)
-        raise AssertionError("unreachable")  # pragma: no cover
+        found = errors.problems(status, None if parsed is _NOT_JSON else parsed, answer_headers)
+        if found:
+            await self._failed(document, status, found, board_id)
+        if parsed is _NOT_JSON:
+            raise errors.MondayUnavailable(
+                f"monday HTTP {status}: the answer to {document.name} is not JSON "
+                f"({len(raw)} bytes: {raw[:60].decode('utf-8', 'replace')!r})"
+            )
+        if not isinstance(data, dict):
+            raise errors.MondayUnavailable(
+                f"monday HTTP {status}: the answer to {document.name} has an unexpected "
+                f"shape (no data object: {_shape(parsed)})"
+            )
+        return Answer(data, replayed)
 
-    async def _failed(self, document: Document, status: int, found: list[errors.Problem]) -> None:
+    async def _read(self, response: aiohttp.ClientResponse, document: Operation) -> bytes:
+        """The body, streamed and cut off past ``max_response_bytes`` (a sane answer is
+        a few KiB; an endless one must not take the memory of the host)."""
+        limit = self.settings.max_response_bytes
+        too_large = (
+            f"monday HTTP {response.status}: the answer to {document.name} is larger than "
+            f"max_response_bytes ({limit} bytes); not read"
+        )
+        if response.content_length is not None and response.content_length > limit:
+            raise errors.MondayUnavailable(too_large)
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            body += chunk
+            if len(body) > limit:
+                raise errors.MondayUnavailable(too_large)
+        return bytes(body)
+
+    async def _failed(
+        self, document: Operation, status: int, found: list[errors.Problem], board_id: int | None
+    ) -> None:
         now = datetime.now(UTC)
         if status == 409 and not any(p.code in errors.REFUSED_CODES for p in found):
             # The same mutation is still running on monday (an earlier attempt that
             # timed out here): come back when it has finished, and replay it.
-            wait = found[0].retry_in or 5.0
+            wait = self.waits.seconds(found[0].retry_in, 5.0)
             raise RateLimited(
-                f"monday {document.name}: the same request is still running", _wall(wait)
+                f"monday {document.name}: the same request is still running", self._wall(wait)
             )
         # A limit outranks the other errors of the same answer.
-        problem = next(
-            (p for p in found if isinstance(errors.classify(p, now), errors.MondayLimited)),
-            found[0],
-        )
-        error = errors.classify(problem, now)
-        if isinstance(error, errors.MondayLimited):
+        classified = [errors.classify(p, now, self.waits) for p in found]
+        error = next((e for e in classified if isinstance(e, errors.MondayLimited)), classified[0])
+        if isinstance(error, errors.BoardLocked):
+            await self._lock(board_id, error, now)
+        elif isinstance(error, errors.MondayLimited):
             await self._pause(error, now)
         raise error
+
+    async def _lock(self, board_id: int | None, error: errors.BoardLocked, now: datetime) -> None:
+        """Leave a locked board alone until monday's time, in every process, whatever
+        board_concurrency; other boards go on."""
+        assert self._pauses is not None
+        seconds = (error.until - now).total_seconds()
+        if board_id is not None:
+            await self._pauses.extend(seconds, error.code, board_id)
+        log.warning(
+            "monday.board_locked",
+            board_id=board_id,
+            retry_in_s=round(seconds, 3),
+            until=error.until.isoformat(),
+        )
 
     async def _pause(self, error: errors.MondayLimited, now: datetime) -> None:
         """Stop all monday work with this token until `error.until`, in every process."""
         assert self._pauses is not None
         self.stats["limit_hits"] += 1
         seconds = max((error.until - now).total_seconds(), 0.0)
-        left = await self._pauses.extend(seconds, error.code)
-        loop = asyncio.get_running_loop()
-        self._paused_until = max(self._paused_until, loop.time() + left)
+        await self._pauses.extend(seconds, error.code)
         self._pause_reason = error.code
         self._pause_seen = True
         log.warning(
@@ -253,6 +329,33 @@ class MondayClient:
             shared=False,
         )
 
+    def _wall(self, seconds: float) -> datetime:
+        """The moment `seconds` from now, the wait capped at the longest pause allowed."""
+        seconds = self.waits.seconds(seconds, self.waits.lock_pause, cap=self.waits.longest)
+        return datetime.now(UTC) + timedelta(seconds=seconds)
 
-def _wall(seconds: float) -> datetime:
-    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+class _NotJson:
+    """The parse of an answer that is not JSON (``None`` is JSON's ``null``)."""
+
+
+_NOT_JSON: Any = _NotJson()
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return _NOT_JSON
+
+
+def _as_dict(value: object) -> dict[str, object] | None:
+    return value if isinstance(value, dict) else None
+
+
+def _shape(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"an object with keys {sorted(map(str, value))[:5]}"
+    return f"a {type(value).__name__}"

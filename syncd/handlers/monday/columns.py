@@ -115,7 +115,7 @@ def holds(mapping: ColumnMapping, sent: Any, found: Mapping[str, Any] | None) ->
 
     `sent` is what `encode` made; `found` is the item's ``column_values`` entry for
     the column (``id``, ``type``, ``value``, and ``label`` for a status), as
-    `documents.FIND_ITEM_VALUES` asks for it. ``value`` is monday's stored JSON:
+    `operations.FIND_ITEM_VALUES` asks for it. ``value`` is monday's stored JSON:
     compared with `sent` as monday stores each type, less the fields monday adds
     itself (``changed_at``) and null fields. Any doubt answers False (the column is
     written again): a missing entry, another column type than the mapping's, a value
@@ -146,10 +146,59 @@ def holds(mapping: ColumnMapping, sent: Any, found: Mapping[str, Any] | None) ->
     return written == sent
 
 
+def item_holds(
+    mapping: EntityMapping, item: Mapping[str, Any], name: str, values: dict[str, Any]
+) -> bool:
+    """Whether an update of `item` with the row's name and `values` would change
+    nothing (when unsure: False). `item` carries ``name`` and ``column_values``."""
+    return not unheld(mapping, item, name, values)
+
+
+def unheld(
+    mapping: EntityMapping, item: Mapping[str, Any], name: str, values: dict[str, Any]
+) -> list[str]:
+    """The board columns ("name" for the item name) an update would change."""
+    stored = item.get("column_values")
+    by_column = (
+        {cv.get("id"): cv for cv in stored if isinstance(cv, dict)}
+        if isinstance(stored, list)
+        else {}
+    )
+    differ = [] if item.get("name") == name else ["name"]
+    differ += [
+        column.column
+        for column in mapping.pushed_columns().values()
+        if not holds(column, values[column.column], by_column.get(column.column))
+    ]
+    return differ
+
+
+def pulled_values(
+    mapping: EntityMapping, item: Mapping[str, Any], row: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The monday-owned and shared fields (to_npd, both) whose item value differs from
+    the row's, decoded as the row would hold them."""
+    stored = item.get("column_values")
+    by_column = (
+        {cv.get("id"): cv for cv in stored if isinstance(cv, dict)}
+        if isinstance(stored, list)
+        else {}
+    )
+    theirs = {}
+    for field, column in mapping.pulled_columns().items():
+        cv = by_column.get(column.column) or {}
+        value = decode(column, cv.get("value"), cv.get("text"), row.get(field))
+        if value != row.get(field):
+            theirs[field] = value
+    return theirs
+
+
 def column_values(mapping: EntityMapping, row: dict[str, Any]) -> dict[str, Any]:
-    """Every mapped column's value for one row; the key column is added by the caller."""
+    """The value of every column the CRM writes (direction to_monday or both) for one
+    row; the key column is added by the caller. A monday-owned column (to_npd) is
+    never sent."""
     values = {}
-    for field, column in mapping.columns.items():
+    for field, column in mapping.pushed_columns().items():
         try:
             values[column.column] = encode(column, row.get(field))
         except InvalidValue as exc:

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from syncd.errors import PermanentError
 from syncd.handlers import Context, Job
-from syncd.handlers.monday import columns, documents, items, rows
+from syncd.handlers.monday import columns, crm_graphql, items, operations, rows
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import ItemGone, MondayUnavailable
 from syncd.handlers.monday.settings import EntityMapping
@@ -87,7 +87,9 @@ class MondaySync:
         if item_id is None:
             item_id = await self._create(job, entity_id, name, values)
             ctx.log.info("monday.item_created", item_id=item_id, board_id=board)
-        await items.remember(ctx.pool, self.entity_type, entity_id, board, item_id, digest)
+        await items.remember(
+            ctx.pool, self.entity_type, entity_id, board, item_id, digest, pushed(name, values)
+        )
 
     async def _create(
         self, job: Job, entity_id: uuid.UUID, name: str, values: dict[str, Any]
@@ -99,10 +101,10 @@ class MondaySync:
             "values": _json({self.mapping.key_column: str(entity_id), **values}),
         }
         answer = await self.client.call(
-            documents.CREATE_ITEM,
+            operations.CREATE_ITEM,
             variables,
             board_id=self.mapping.board_id,
-            idempotency_key=idempotency_key(job.id, documents.CREATE_ITEM, variables),
+            idempotency_key=idempotency_key(job.id, operations.CREATE_ITEM, variables),
         )
         return _item_id(answer.data.get("create_item"), "create_item")
 
@@ -114,26 +116,26 @@ class MondaySync:
             "values": _json({"name": name, **values}),
         }
         answer = await self.client.call(
-            documents.UPDATE_ITEM,
+            operations.UPDATE_ITEM,
             variables,
             board_id=self.mapping.board_id,
-            idempotency_key=idempotency_key(job.id, documents.UPDATE_ITEM, variables),
+            idempotency_key=idempotency_key(job.id, operations.UPDATE_ITEM, variables),
         )
         if answer.data.get("change_multiple_column_values") is None:
             raise ItemGone(f"monday has no item {item_id} on board {self.mapping.board_id}")
 
     async def _find(self, entity_id: uuid.UUID) -> int | None:
         """The id of the item made for `entity_id`, if monday has one."""
-        item = await self._lookup(documents.FIND_ITEM, entity_id)
+        item = await self._lookup(operations.FIND_ITEM, entity_id)
         return None if item is None else _item_id(item, "items_page_by_column_values")
 
     async def _find_with_values(self, entity_id: uuid.UUID) -> dict[str, Any] | None:
         """The item made for `entity_id`, with its name and the mapped columns' values."""
         columns = [c.column for c in self.mapping.columns.values()]
-        return await self._lookup(documents.FIND_ITEM_VALUES, entity_id, columns=columns)
+        return await self._lookup(operations.FIND_ITEM_VALUES, entity_id, columns=columns)
 
     async def _lookup(
-        self, document: documents.Document, entity_id: uuid.UUID, **variables: Any
+        self, document: operations.Operation, entity_id: uuid.UUID, **variables: Any
     ) -> dict[str, Any] | None:
         """The first item whose key column holds `entity_id`, as `document` asks for it."""
         answer = await self.client.call(
@@ -146,27 +148,20 @@ class MondaySync:
             },
             board_id=self.mapping.board_id,
         )
-        page = answer.data.get("items_page_by_column_values") or {}
-        found = page.get("items") or []
+        page = answer.data.get("items_page_by_column_values")
+        found = page.get("items") if isinstance(page, dict) else page
         if not found:
             return None
-        if not isinstance(found[0], dict):
-            raise MondayUnavailable("monday answered items_page_by_column_values without an item")
+        if not isinstance(found, list) or not isinstance(found[0], dict):
+            # Not "no item": a delete would complete as a no-op on a garbled answer.
+            raise MondayUnavailable(
+                "monday answered items_page_by_column_values with an unexpected shape"
+            )
         item: dict[str, Any] = found[0]
         return item
 
     def _holds(self, item: dict[str, Any], name: str, values: dict[str, Any]) -> bool:
-        """Whether the update of `item` would change nothing (when unsure: False)."""
-        if item.get("name") != name:
-            return False
-        stored = item.get("column_values")
-        if not isinstance(stored, list):
-            return False
-        by_column = {cv.get("id"): cv for cv in stored if isinstance(cv, dict)}
-        return all(
-            columns.holds(column, values[column.column], by_column.get(column.column))
-            for column in self.mapping.columns.values()
-        )
+        return columns.item_holds(self.mapping, item, name, values)
 
     # -- to_monday: delete ---------------------------------------------------------
 
@@ -180,7 +175,7 @@ class MondaySync:
             ctx.log.info("monday.nothing_to_delete")
             return
         document = (
-            documents.ARCHIVE_ITEM if self.mapping.delete == "archive" else documents.DELETE_ITEM
+            operations.ARCHIVE_ITEM if self.mapping.delete == "archive" else operations.DELETE_ITEM
         )
         variables = {"item": str(item_id)}
         try:
@@ -198,64 +193,117 @@ class MondaySync:
     # -- to_npd --------------------------------------------------------------------
 
     async def pull(self, job: Job, ctx: Context) -> None:
-        """Apply the item's mapped columns to the entity's row.
+        """Apply the item's monday-owned fields to the entity's row (SPEC §11).
 
-        What wins when both sides changed: with ``updated_at_field`` configured, the
-        side changed last. If the row changed after the monday item did, the row wins
-        and is pushed instead (the pull is dropped); otherwise monday's values are
-        written to the row. Without ``updated_at_field`` monday always wins for the
-        mapped fields. Only mapped fields with ``pull = true`` are written; the
-        item's name is never pulled (it is a template over several fields).
+        Fields of direction ``to_npd`` are always written; ``to_monday`` fields never
+        are. A ``both`` field is written unless both sides changed it since the last
+        sync (the row's values no longer hash to what was last pushed): then the
+        entity's `conflict` rule decides, and under ``newest_wins`` the row's
+        ``updated_at_field`` and the item's ``updated_at`` do, logged as
+        ``monday.conflict``. The item's name is never pulled (it is a template over
+        several fields).
 
-        After a pull the row and the item agree, so the hash of the row's mapped
-        values is remembered: the host's own change trigger then enqueues an upsert
-        that is skipped as unchanged instead of echoing the values back.
+        Afterwards the item must hold what the CRM owns: if it does not (the CRM won
+        a conflict, or a person edited a CRM-owned column), the item is updated. Then
+        the row and the item agree and the push's hash is remembered, so the host's
+        change trigger enqueues an upsert that is skipped as unchanged instead of
+        echoing the values back.
+
+        A ``delete`` (the item was deleted or archived on monday) follows
+        ``on_item_deleted``.
         """
         entity_id = _entity(job)
         board = self.mapping.board_id
         known = await items.find(ctx.pool, self.entity_type, entity_id, board)
         item_id = known.item_id if known is not None else await self._find(entity_id)
+        if job.operation == "delete":
+            await self._item_removed(ctx, entity_id, item_id)
+            return
         if item_id is None:
             raise PermanentError(
                 f"{self.entity_type} {entity_id} has no item on monday board {board} to pull"
             )
-        pulled = [(f, c) for f, c in self.mapping.columns.items() if c.pull]
-        answer = await self.client.call(
-            documents.GET_ITEM,
-            {"item": str(item_id), "columns": [c.column for _, c in pulled]},
-        )
-        found = answer.data.get("items") or []
-        if not found or found[0].get("state") not in (None, "active"):
+        item = await self._item(item_id)
+        if item is None or item.get("state") not in (None, "active"):
             raise ItemGone(f"monday has no active item {item_id} for {entity_id}")
-        item = found[0]
         row = await self._row(ctx, entity_id)
-        if self._row_is_newer(row, item):
-            ctx.log.info("monday.pull_skipped", item_id=item_id, reason="row changed later")
-            await self.push(job, ctx)
-            return
-        by_column = {cv["id"]: cv for cv in item.get("column_values") or []}
-        changes = {}
-        for field, column in pulled:
-            cv = by_column.get(column.column, {})
-            value = columns.decode(column, cv.get("value"), cv.get("text"), row.get(field))
-            if value != row.get(field):
-                changes[field] = value
-        if changes and not await rows.write(ctx.pool, self.mapping, entity_id, changes):
+        name, values = self._mapped(row, entity_id)
+        digest = columns.values_hash(name, self.mapping.group_id, values)
+        row_changed = known is None or known.values_hash != digest
+        theirs = columns.pulled_values(self.mapping, item, row)
+        contested = [f for f in theirs if self.mapping.columns[f].direction == "both"]
+        if contested and row_changed and self._winner(ctx, row, item, contested) == "crm":
+            for field in contested:
+                del theirs[field]
+        if theirs and not await rows.write(ctx.pool, self.mapping, entity_id, theirs):
             raise PermanentError(f"{self.entity_type} {entity_id}: row vanished during the pull")
-        ctx.log.info("monday.pulled", item_id=item_id, fields=sorted(changes))
-        if len(pulled) == len(self.mapping.columns):
+        ctx.log.info("monday.pulled", item_id=item_id, fields=sorted(theirs))
+        if theirs:
             row = await self._row(ctx, entity_id)
             name, values = self._mapped(row, entity_id)
-            if name == item.get("name"):
-                digest = columns.values_hash(name, self.mapping.group_id, values)
-                await items.remember(ctx.pool, self.entity_type, entity_id, board, item_id, digest)
+            digest = columns.values_hash(name, self.mapping.group_id, values)
+        if not self._holds(item, name, values):
+            await self._update(job, item_id, name, values)
+            ctx.log.info("monday.item_updated", item_id=item_id)
+        await items.remember(
+            ctx.pool, self.entity_type, entity_id, board, item_id, digest, pushed(name, values)
+        )
 
-    def _row_is_newer(self, row: dict[str, Any], item: dict[str, Any]) -> bool:
-        field = self.mapping.updated_at_field
-        if field is None:
-            return False
-        row_time, item_time = _moment(row.get(field)), _moment(item.get("updated_at"))
-        return row_time is not None and item_time is not None and row_time > item_time
+    def _winner(
+        self, ctx: Context, row: dict[str, Any], item: dict[str, Any], fields: list[str]
+    ) -> str:
+        """Who wins `fields`, changed on both sides since the last sync: "crm" or "monday"."""
+        side, row_time, item_time = winner(self.mapping, row, item)
+        if self.mapping.policy() == "newest_wins":
+            ctx.log.info(
+                "monday.conflict",
+                item_id=item.get("id"),
+                fields=sorted(fields),
+                row_updated_at=None if row_time is None else row_time.isoformat(),
+                item_updated_at=None if item_time is None else item_time.isoformat(),
+                crm_values={f: row.get(f) for f in sorted(fields)},
+                winner=side,
+            )
+        return side
+
+    async def _item(self, item_id: int) -> dict[str, Any] | None:
+        """The item with its name, state, last change and every mapped column."""
+        answer = await self.client.call(
+            crm_graphql.GET_ITEM,
+            {"item": str(item_id), "columns": [c.column for c in self.mapping.columns.values()]},
+        )
+        found = answer.data.get("items") or []
+        if not isinstance(found, list) or (found and not isinstance(found[0], dict)):
+            raise MondayUnavailable("monday answered items with an unexpected shape")
+        if not found:
+            return None
+        item: dict[str, Any] = found[0]
+        return item
+
+    async def _item_removed(self, ctx: Context, entity_id: uuid.UUID, item_id: int | None) -> None:
+        """The item was deleted or archived on monday: do what on_item_deleted says."""
+        action = self.mapping.on_item_deleted
+        if item_id is None:
+            ctx.log.info("monday.item_removed", action="nothing", reason="no item linked")
+            return
+        item = await self._item(item_id)
+        if item is not None and item.get("state") in (None, "active"):
+            # Restored since, or the event was not about this item's removal.
+            ctx.log.info("monday.item_removed", item_id=item_id, action="nothing", reason="active")
+            return
+        board = self.mapping.board_id
+        if action == "mark":
+            assert self.mapping.deleted_field is not None  # settings refuse it otherwise
+            moment = datetime.now(UTC).isoformat()
+            if not await rows.write(
+                ctx.pool, self.mapping, entity_id, {self.mapping.deleted_field: moment}
+            ):
+                # The CRM deleted the row itself (its delete job archived the item,
+                # and this is monday telling us so): nothing is left to mark.
+                action = "unlink"
+        if action in ("unlink", "mark"):
+            await items.forget(ctx.pool, self.entity_type, entity_id, board)
+        ctx.log.info("monday.item_removed", item_id=item_id, action=action)
 
     # -- the row -------------------------------------------------------------------
 
@@ -279,6 +327,29 @@ class MondaySync:
             return name, columns.column_values(self.mapping, row)
         except columns.InvalidValue as exc:
             raise PermanentError(f"{self.entity_type} {entity_id}: {exc}") from None
+
+
+def winner(
+    mapping: EntityMapping, row: dict[str, Any], item: dict[str, Any]
+) -> tuple[str, datetime | None, datetime | None]:
+    """Who wins a field both sides changed since the last sync ("crm" or "monday"),
+    under the entity's conflict rule, with the two change times newest_wins compares.
+
+    Under newest_wins a side whose time is unknown loses; with neither known,
+    monday's value is taken (a pull is brought by monday's latest change).
+    """
+    policy = mapping.policy()
+    row_time = _moment(row.get(mapping.updated_at_field)) if mapping.updated_at_field else None
+    item_time = _moment(item.get("updated_at"))
+    if policy != "newest_wins":
+        return ("crm" if policy == "crm_wins" else "monday"), row_time, item_time
+    newer = row_time is not None and (item_time is None or row_time > item_time)
+    return ("crm" if newer else "monday"), row_time, item_time
+
+
+def pushed(name: str, values: dict[str, Any]) -> dict[str, Any]:
+    """What a push sent, as ``monday_items.pushed_values`` keeps it."""
+    return {"name": name, **values}
 
 
 def _entity(job: Job) -> uuid.UUID:

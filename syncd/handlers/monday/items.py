@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from syncd import queries
 
@@ -32,10 +32,37 @@ async def remember(
     board_id: int,
     item_id: int,
     values_hash: str,
+    pushed_values: dict[str, Any] | None = None,
 ) -> None:
+    """`pushed_values`: the item name ("name") and column values that were sent."""
     await pool.execute(
-        queries.load("monday_item_remember"), entity_type, entity_id, board_id, item_id, values_hash
+        queries.load("monday_item_remember"),
+        entity_type,
+        entity_id,
+        board_id,
+        item_id,
+        values_hash,
+        pushed_values,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """An item's entity, and what syncd last pushed to the item (None: not known)."""
+
+    entity_type: str
+    entity_id: uuid.UUID
+    values_hash: str
+    pushed_values: dict[str, Any] | None
+
+
+async def of_item(pool: asyncpg.Pool, board_id: int, item_id: int) -> list[Link]:
+    """The entities linked to one item (normally one; a mapping per entity type)."""
+    found = await pool.fetch(queries.load("monday_item_of_item"), board_id, item_id)
+    return [
+        Link(r["entity_type"], r["entity_id"], str(r["values_hash"]), r["pushed_values"])
+        for r in found
+    ]
 
 
 async def forget(pool: asyncpg.Pool, entity_type: str, entity_id: uuid.UUID, board_id: int) -> None:

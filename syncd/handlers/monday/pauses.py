@@ -4,6 +4,9 @@ When monday says "wait" (a 429, an exhausted budget, the daily limit), the proce
 that heard it writes the pause to ``monday_pauses``; every process reads it before
 each request. Two daemons on one token therefore learn a limit once, not each the
 hard way. Rows are keyed by the token's SHA-256 so the token itself is never stored.
+
+A locked board (HTTP 423) is kept the same way, in a row of its own
+(``<token's SHA-256>:board:<board id>``): it holds up that board's work only.
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ class Pause:
 
 
 class PauseStore(Protocol):
-    async def current(self) -> Pause | None:
-        """The pause in force now, or None."""
+    async def current(self, board_id: int | None = None) -> Pause | None:
+        """The pause in force now (of the token, or the lock of one board), or None."""
 
-    async def extend(self, seconds: float, reason: str) -> float:
+    async def extend(self, seconds: float, reason: str, board_id: int | None = None) -> float:
         """Pause for `seconds` from now (a longer pause in force stays); the time left."""
 
 
@@ -45,13 +48,16 @@ class DatabasePauses:
         self._pool = pool
         self._token_id = token_id
 
-    async def current(self) -> Pause | None:
-        row = await self._pool.fetchrow(queries.load("monday_pause_current"), self._token_id)
+    def _key(self, board_id: int | None) -> str:
+        return self._token_id if board_id is None else f"{self._token_id}:board:{board_id}"
+
+    async def current(self, board_id: int | None = None) -> Pause | None:
+        row = await self._pool.fetchrow(queries.load("monday_pause_current"), self._key(board_id))
         return None if row is None else Pause(float(row["remaining"]), str(row["reason"]))
 
-    async def extend(self, seconds: float, reason: str) -> float:
+    async def extend(self, seconds: float, reason: str, board_id: int | None = None) -> float:
         remaining = await self._pool.fetchval(
-            queries.load("monday_pause_extend"), self._token_id, float(seconds), reason
+            queries.load("monday_pause_extend"), self._key(board_id), float(seconds), reason
         )
         return float(remaining)
 
@@ -60,15 +66,16 @@ class MemoryPauses:
     """Pauses shared by the clients in one process only (tests, `syncd demo` without a DB)."""
 
     def __init__(self) -> None:
-        self._until = 0.0
-        self._reason = ""
+        # board id (None: the whole token) -> (monotonic until, reason)
+        self._pauses: dict[int | None, tuple[float, str]] = {}
 
-    async def current(self) -> Pause | None:
-        left = self._until - time.monotonic()
-        return Pause(left, self._reason) if left > 0 else None
+    async def current(self, board_id: int | None = None) -> Pause | None:
+        until, reason = self._pauses.get(board_id, (0.0, ""))
+        left = until - time.monotonic()
+        return Pause(left, reason) if left > 0 else None
 
-    async def extend(self, seconds: float, reason: str) -> float:
+    async def extend(self, seconds: float, reason: str, board_id: int | None = None) -> float:
         until = time.monotonic() + seconds
-        if until >= self._until:
-            self._until, self._reason = until, reason
-        return self._until - time.monotonic()
+        if until >= self._pauses.get(board_id, (0.0, ""))[0]:
+            self._pauses[board_id] = (until, reason)
+        return self._pauses[board_id][0] - time.monotonic()

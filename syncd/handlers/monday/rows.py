@@ -65,3 +65,20 @@ async def write(
     )
     status = await pool.execute(sql, entity_id, json.dumps(values))
     return bool(status.endswith(" 1"))
+
+
+async def read_all(
+    pool: asyncpg.Pool, mapping: EntityMapping, where: str | None = None
+) -> list[dict[str, Any]]:
+    """The mapping's fields of every row (or those `where`, an operator's SQL
+    condition), for a backfill or a reconcile.
+
+    `where` is the operator's own SQL, as `psql` would take it; it runs in a read-only
+    transaction so that a condition with a side effect is refused, not run.
+    """
+    fields = ", ".join(f"t.{quote(name)}" for name in mapping.fields())
+    condition = f" WHERE ({where})" if where else ""
+    sql = f"SELECT to_jsonb(r) FROM (SELECT {fields} FROM {table(mapping)} AS t{condition}) AS r"
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        found = await conn.fetch(sql)
+    return [json.loads(r[0]) if isinstance(r[0], str) else r[0] for r in found]

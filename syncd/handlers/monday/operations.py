@@ -1,4 +1,4 @@
-"""Every GraphQL document syncd sends to monday.com, in one place.
+"""Every GraphQL operation syncd sends to monday.com, in one place.
 
 Each one asks for ``complexity`` so that the pacer learns what the call cost and how
 much budget is left, and takes its data as variables, never spliced into the text:
@@ -14,7 +14,7 @@ _COMPLEXITY = "complexity { query before after reset_in_x_seconds }"
 
 
 @dataclass(frozen=True, slots=True)
-class Document:
+class Operation:
     name: str
     text: str
 
@@ -23,7 +23,7 @@ class Document:
         return self.text.lstrip().startswith("mutation")
 
 
-CREATE_ITEM = Document(
+CREATE_ITEM = Operation(
     "create_item",
     "mutation CreateItem($board: ID!, $group: String, $name: String!, $values: JSON) {"
     " create_item(board_id: $board, group_id: $group, item_name: $name,"
@@ -31,7 +31,7 @@ CREATE_ITEM = Document(
     f" {_COMPLEXITY} }}",
 )
 
-UPDATE_ITEM = Document(
+UPDATE_ITEM = Operation(
     "change_multiple_column_values",
     "mutation UpdateItem($board: ID!, $item: ID!, $values: JSON!) {"
     " change_multiple_column_values(board_id: $board, item_id: $item,"
@@ -39,17 +39,17 @@ UPDATE_ITEM = Document(
     f" {_COMPLEXITY} }}",
 )
 
-ARCHIVE_ITEM = Document(
+ARCHIVE_ITEM = Operation(
     "archive_item",
     f"mutation ArchiveItem($item: ID!) {{ archive_item(item_id: $item) {{ id }} {_COMPLEXITY} }}",
 )
 
-DELETE_ITEM = Document(
+DELETE_ITEM = Operation(
     "delete_item",
     f"mutation DeleteItem($item: ID!) {{ delete_item(item_id: $item) {{ id }} {_COMPLEXITY} }}",
 )
 
-FIND_ITEM = Document(
+FIND_ITEM = Operation(
     "items_page_by_column_values",
     "query FindItem($board: ID!, $column: String!, $value: String!) {"
     " items_page_by_column_values(board_id: $board, limit: 2,"
@@ -60,7 +60,7 @@ FIND_ITEM = Document(
 # The lookup of a retried create: the item's name and stored values come along, so
 # that an item the lost attempt made with these very values needs no update. Its own
 # name: the pacer learns each document's cost by name, and this one costs more.
-FIND_ITEM_VALUES = Document(
+FIND_ITEM_VALUES = Operation(
     "items_page_by_column_values+values",
     "query FindItemValues($board: ID!, $column: String!, $value: String!,"
     " $columns: [String!]!) {"
@@ -71,7 +71,7 @@ FIND_ITEM_VALUES = Document(
     f" {_COMPLEXITY} }}",
 )
 
-GET_ITEM = Document(
+GET_ITEM = Operation(
     "items",
     "query GetItem($item: ID!, $columns: [String!]) {"
     " items(ids: [$item]) { id name state updated_at board { id }"

@@ -1,9 +1,10 @@
--- An operator's retry of every dead sync job. An entity keeps one pending job, so
--- only its newest dead job comes back, and none where a newer change is pending.
+-- An operator's bulk retry of chosen dead sync jobs ($1, from `syncd jobs`' filters).
+-- An entity keeps one pending job, so only its newest chosen job comes back, and none
+-- where a change is already pending.
 WITH newest AS (
     SELECT DISTINCT ON (entity_type, entity_id, direction) id, entity_type, entity_id, direction
       FROM sync_queue
-     WHERE status = 'failed'
+     WHERE id = ANY($1::uuid[]) AND status = 'failed'
      ORDER BY entity_type, entity_id, direction, created_at DESC
 )
 UPDATE sync_queue q

@@ -1,11 +1,12 @@
 """One file in, its text and metadata out: what an extractor process does per job.
 
-Everything here runs inside an extractor process (see extractor.py), never on the
+Everything here runs inside an extractor process (see extractor_process.py), never on the
 daemon's event loop: parsing is CPU-bound and parsers meet hostile input.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -27,7 +28,7 @@ class Refused(Exception):
     """The file can never be extracted as it is: the job fails permanently.
 
     `reason` is one word for logs and tests (empty, unsupported, encrypted, corrupt,
-    too_large, too_many_pages, memory); the message says it in full.
+    too_large, too_many_pages, memory, unreadable); the message says it in full.
     """
 
     def __init__(self, reason: str, message: str) -> None:
@@ -161,6 +162,12 @@ def _read(request: Request) -> tuple[bytes, str]:
         fd = os.open(request.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         raise Vanished("the file disappeared before it could be read") from None
+    except PermissionError as exc:
+        # The same next time: no retry, and no "changed" either (it did not).
+        code = errno.errorcode.get(exc.errno or 0, "EACCES")
+        raise Refused(
+            "unreadable", f"cannot be read by the extractor: {exc.strerror} ({code})"
+        ) from None
     except OSError as exc:
         raise Vanished(f"the file changed before it could be read ({exc.strerror})") from None
     with os.fdopen(fd, "rb") as f:

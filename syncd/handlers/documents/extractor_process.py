@@ -1,4 +1,4 @@
-"""The extractor process: `python -m syncd.handlers.documents.extractor FUNCTION MEMORY`.
+"""The extractor process: `python -m syncd.handlers.documents.extractor_process FUNCTION MEMORY`.
 
 It reads requests on stdin and writes replies on stdout, one at a time, until
 stdin closes. Parsers meet hostile files here, so this process is built to be
@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from syncd.handlers.documents.extraction import Extraction, Refused, Request, Vanished
+from syncd.handlers.documents.file_to_text import Extraction, Refused, Request, Vanished
 from syncd.handlers.documents.frames import REPLY, REQUEST
 
 _PR_SET_PDEATHSIG = 1

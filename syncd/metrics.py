@@ -1,0 +1,125 @@
+"""The daemon's Prometheus metrics (SPEC §10): what `/metrics` serves.
+
+Two kinds of figure live here. Counts of what this process did (jobs by outcome,
+their durations, extractor restarts) are kept in memory as they happen; the
+outcome writer reports a whole batch at once, so a busy worker pays one counter
+update per (queue, kind, outcome) and batch, not per job. Figures about the
+queues themselves (jobs by status, the oldest due job's wait) belong to the
+database, not to this process: they are read when Prometheus scrapes, from a
+snapshot query that uses indexes and statistics only, so a scrape costs the same
+on ten rows as on ten million.
+
+Each daemon has a registry of its own rather than prometheus-client's global
+one, so tests (and two workers in one process) never share counters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+# Job durations: from a no-op (well under a millisecond) to a long extraction.
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+@dataclass
+class QueueSnapshot:
+    """What the database says about one queue at scrape time."""
+
+    jobs: Mapping[str, float] = field(default_factory=dict)  # by status
+    oldest_due_s: float = 0.0
+    paused: Iterable[str] = ()  # kinds paused ("*": the whole queue)
+
+
+class _Snapshot(Collector):
+    """Serves the latest queue snapshot taken for this scrape."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, QueueSnapshot] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        jobs = GaugeMetricFamily(
+            "syncd_queue_jobs", "Jobs in the queue by status", labels=["queue", "status"]
+        )
+        oldest = GaugeMetricFamily(
+            "syncd_queue_oldest_due_seconds",
+            "How long the oldest due job has been waiting",
+            labels=["queue"],
+        )
+        paused = GaugeMetricFamily(
+            "syncd_queue_paused",
+            "1 while claims are paused for the queue (kind '*') or one of its kinds",
+            labels=["queue", "kind"],
+        )
+        for name, snap in self.queues.items():
+            for status, count in snap.jobs.items():
+                jobs.add_metric([name, status], count)
+            oldest.add_metric([name], snap.oldest_due_s)
+            for kind in snap.paused:
+                paused.add_metric([name, kind], 1)
+        yield jobs
+        yield oldest
+        yield paused
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.jobs = Counter(
+            "syncd_jobs",
+            "Attempts finished, by queue, kind and outcome",
+            ["queue", "kind", "outcome"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "syncd_job_duration_seconds",
+            "How long a job's handler ran",
+            ["queue", "kind"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.running = Gauge("syncd_running_jobs", "Handlers running now", ["queue"], registry=r)
+        self.listener_connected = Gauge(
+            "syncd_listener_connected", "1 while the LISTEN connection is up", registry=r
+        )
+        self.monday_paused = Gauge(
+            "syncd_monday_paused_seconds",
+            "Seconds left in a monday.com pause in force (0: none)",
+            registry=r,
+        )
+        self.monday_budget = Gauge(
+            "syncd_monday_budget_remaining",
+            "Complexity points left in monday.com's current budget window",
+            registry=r,
+        )
+        self.extractor_restarts = Counter(
+            "syncd_extractor_restarts",
+            "Document extractor processes replaced (crashed, killed, recycled)",
+            registry=r,
+        )
+        self._snapshot = _Snapshot()
+        r.register(self._snapshot)
+
+    def outcomes(self, queue: str, finished: Iterable[tuple[str, str, float | None]]) -> None:
+        """Count a batch of written outcomes: (kind, outcome, seconds or None) each."""
+        counts: dict[tuple[str, str], int] = {}
+        for kind, outcome, seconds in finished:
+            counts[kind, outcome] = counts.get((kind, outcome), 0) + 1
+            if seconds is not None:
+                self.duration.labels(queue, kind).observe(seconds)
+        for (kind, outcome), n in counts.items():
+            self.jobs.labels(queue, kind, outcome).inc(n)
+
+    def watch(self, gauge: Gauge, read: Callable[[], float]) -> None:
+        """Read `gauge`'s value from `read` at every scrape."""
+        gauge.set_function(read)
+
+    def render(self, queues: Mapping[str, QueueSnapshot]) -> bytes:
+        """The text exposition format, with this scrape's queue snapshot."""
+        self._snapshot.queues = dict(queues)
+        return generate_latest(self.registry)
