@@ -89,7 +89,7 @@ from common import (  # type: ignore[import-not-found]
 )
 from latency import INSERT  # type: ignore[import-not-found]
 
-from syncd import queries
+from syncd.queues import SYNC_QUEUE
 
 CONCURRENCY = 10
 SYSTEMS = ("syncd", "pgqueuer", "pgqueuer_c10", "procrastinate", "ceiling")
@@ -395,7 +395,7 @@ def throughput(system: System, admin: str, database: str, jobs: int) -> dict[str
 
 async def _drain_with_syncd_sql(url: str, connections: int) -> tuple[int, float]:
     """Claim and complete every due job with syncd's statements; (jobs, seconds)."""
-    claim, complete = queries.load("claim_sync"), queries.load("complete", "sync_queue")
+    claim, complete = SYNC_QUEUE.claim, SYNC_QUEUE.sql("write_outcomes")
     conns = [await asyncpg.connect(url) for _ in range(connections)]
     try:
 
@@ -414,7 +414,16 @@ async def _drain_with_syncd_sql(url: str, connections: int) -> tuple[int, float]
                         return done
                     continue
                 ids, attempts = [r["id"] for r in rows], [r["attempts"] for r in rows]
-                written = await conn.fetch(complete, worker, ids, attempts)
+                n = len(ids)
+                written = await conn.fetch(
+                    complete,
+                    worker,
+                    ids,
+                    attempts,
+                    ["completed"] * n,
+                    *[[None] * n] * 4,
+                    [False] * n,
+                )
                 done += len(written)
 
         started = time.perf_counter()

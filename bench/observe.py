@@ -43,7 +43,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import fresh_database, server
-from syncd import db, inspect, overview, queries, status
+from syncd import db, inspect, overview, status
 from syncd.queues import QUEUES, SYNC_QUEUE
 
 DATABASE = "syncd_observe"
@@ -129,7 +129,7 @@ async def measure(url: str, runs: int) -> dict[str, Any]:
 
         async def metrics() -> None:
             for queue in QUEUES.values():
-                await conn.fetchrow(queries.load("status", queue.table))
+                await conn.fetchrow(queue.sql("status"))
 
         reads: dict[str, Callable[[], Awaitable[Any]]] = {
             "status": lambda: status.gather(conn, 20.0),

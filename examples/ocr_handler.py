@@ -43,7 +43,7 @@ from syncd.config import PositiveDuration, Settings
 from syncd.handlers import DOCUMENTS, Context, Job, Registry
 from syncd.handlers.documents import paths, store
 from syncd.handlers.documents.file_to_text import Content, summarize
-from syncd.retry import PermanentError, RateLimited, RetryableError
+from syncd.errors import PermanentError, RateLimited, RetryableError
 
 
 class OcrSettings(BaseModel):

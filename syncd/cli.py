@@ -14,10 +14,11 @@ from typing import Any, NoReturn
 
 import asyncpg
 
-from syncd import __version__, config, db, jobs, logs, monday_commands, operate
+from syncd import __version__, actions, config, db, logs, monday_commands, operate
 from syncd.config import EX_CONFIG, ConfigError, Settings
 from syncd.inspect import BadFilter
 from syncd.inspect import parse_since as inspect_since
+from syncd.queues import QUEUES
 from syncd.terminal import printable
 
 EX_ERROR = 1
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--priority", type=int, default=0)
 
     rt = sub.add_parser("retry", help="make a failed job (or all of them) due now")
-    rt.add_argument("queue", choices=["sync", "documents"], metavar="QUEUE", help=QUEUE_HELP)
+    rt.add_argument("queue", choices=list(QUEUES), metavar="QUEUE", help=QUEUE_HELP)
     which = rt.add_mutually_exclusive_group(required=True)
     which.add_argument("job_id", nargs="?", type=_uuid, help="the job's id")
     which.add_argument("--failed", action="store_true", help="every failed job in QUEUE")
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("--dry-run", action="store_true", help="with --failed: only say which")
 
     cn = sub.add_parser("cancel", help="cancel a pending or failed job")
-    cn.add_argument("queue", choices=["sync", "documents"], metavar="QUEUE", help=QUEUE_HELP)
+    cn.add_argument("queue", choices=list(QUEUES), metavar="QUEUE", help=QUEUE_HELP)
     which = cn.add_mutually_exclusive_group(required=True)
     which.add_argument("job_id", nargs="?", type=_uuid, help="the job's id")
     which.add_argument("--pending", action="store_true", help="every pending job in QUEUE")
@@ -347,7 +348,7 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
     async def work(conn: asyncpg.Connection) -> int:
         try:
             if args.queue == "sync":
-                job_id, merged = await jobs.enqueue_sync(
+                job_id, merged = await actions.enqueue_sync(
                     conn,
                     args.entity_type,
                     args.entity_id,
@@ -359,7 +360,7 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"{job_id} (merged into the pending job)" if merged else job_id)
             else:
                 print(
-                    await jobs.enqueue_document(
+                    await actions.enqueue_document(
                         conn, args.document_id, args.operation, priority=args.priority
                     )
                 )
@@ -373,15 +374,15 @@ def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
-    queue = jobs.queue_named(args.queue)
+    queue = actions.queue_named(args.queue)
 
     async def work(conn: asyncpg.Connection) -> int:
         if args.failed:
             return await operate.bulk(conn, args, "retry")
         _single_job_only(args)
         try:
-            await jobs.retry(conn, queue, args.job_id)
-        except (jobs.JobNotFound, ValueError) as exc:
+            await actions.retry(conn, queue, args.job_id)
+        except (actions.JobNotFound, ValueError) as exc:
             raise UserError(str(exc)) from None
         print(f"{args.job_id} due now")
         return 0
@@ -390,15 +391,15 @@ def cmd_retry(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(settings: Settings, args: argparse.Namespace) -> int:
-    queue = jobs.queue_named(args.queue)
+    queue = actions.queue_named(args.queue)
 
     async def work(conn: asyncpg.Connection) -> int:
         if args.pending:
             return await operate.bulk(conn, args, "cancel")
         _single_job_only(args)
         try:
-            await jobs.cancel(conn, queue, args.job_id)
-        except (jobs.JobNotFound, ValueError) as exc:
+            await actions.cancel(conn, queue, args.job_id)
+        except (actions.JobNotFound, ValueError) as exc:
             raise UserError(str(exc)) from None
         print(f"{args.job_id} cancelled")
         return 0
@@ -429,7 +430,7 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     from syncd.loops.pruner import prune
-    from syncd.queues import Store
+    from syncd.store import Store
 
     if args.older_than is not None:
         try:

@@ -19,8 +19,6 @@ import asyncpg
 
 from syncd.config import Settings
 
-CHANNELS = {"sync": "syncd_sync_queue", "documents": "syncd_document_queue"}
-
 
 async def init_connection(conn: asyncpg.Connection) -> None:
     for jsontype in ("json", "jsonb"):
@@ -153,12 +151,13 @@ class ListenerConnection:
         settings: Settings,
         on_notify: Callable[[str], None],
         on_lost: Callable[[str], None],
-        listen: bool,
+        channels: dict[str, str],
     ) -> None:
         self._settings = settings
         self._on_notify = on_notify
         self._on_lost = on_lost
-        self._listen = listen
+        # Queue name -> the channel its trigger notifies on; empty: LISTEN off.
+        self._channels = channels
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
 
@@ -170,9 +169,8 @@ class ListenerConnection:
         # Its own application_name, so operators (and tests) can tell it apart.
         conn = await connect(self._settings, self._settings.listen_url(), "syncd-listener")
         conn.add_termination_listener(self._terminated)
-        if self._listen:
-            for queue, channel in CHANNELS.items():
-                await conn.add_listener(channel, self._notified(queue))
+        for queue, channel in self._channels.items():
+            await conn.add_listener(channel, self._notified(queue))
         self._conn = conn
 
     def _notified(self, queue: str) -> Callable[..., None]:

@@ -139,7 +139,7 @@ async def bulk_cancel(
     conn: asyncpg.Connection, queue: Queue, ids: list[uuid.UUID]
 ) -> list[uuid.UUID]:
     """Cancel the chosen pending jobs; returns those that were."""
-    return await _in_chunks(conn, queries.load("cancel_jobs", queue.table), ids)
+    return await _in_chunks(conn, queue.sql("cancel_jobs"), ids)
 
 
 async def _in_chunks(conn: asyncpg.Connection, sql: str, ids: list[uuid.UUID]) -> list[uuid.UUID]:
@@ -179,7 +179,7 @@ class JobPage:
 
 
 async def job_page(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) -> JobPage | None:
-    row = await conn.fetchrow(queries.load("job_get", queue.table), job_id)
+    row = await conn.fetchrow(queue.sql("job_get"), job_id)
     if row is None:
         return None
     job = dict(row)
@@ -209,9 +209,7 @@ async def job_page(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) ->
 
 
 def subject(queue: str, job: Mapping[str, Any]) -> str:
-    if queue == "sync":
-        return f"{job['entity_type']} {job['entity_id']} {job['operation']} {job['direction']}"
-    return f"document {job['document_id']} {job['operation']}"
+    return QUEUES[queue].describe(job)
 
 
 def plain(value: Any) -> Any:

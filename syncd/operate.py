@@ -262,14 +262,13 @@ async def purge_counts(
     conn: asyncpg.Connection, completed: float, cancelled: float
 ) -> dict[str, int]:
     """What `syncd purge` would delete per queue (`--dry-run`)."""
-    from syncd import queries
     from syncd.queues import QUEUES
 
     counts: dict[str, int] = {}
     for name, queue in QUEUES.items():
         n = 0
         for status, age in (("completed", completed), ("cancelled", cancelled)):
-            n += await conn.fetchval(queries.load("purge_count", queue.table), status, age)
+            n += await conn.fetchval(queue.sql("purge_count"), status, age)
         counts[name] = n
     return counts
 

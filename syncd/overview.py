@@ -18,7 +18,7 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     minutes = [now - timedelta(minutes=59 - i) for i in range(60)]
     for name, queue in QUEUES.items():
-        rows = {r["minute"]: r for r in await conn.fetch(queries.load("throughput", queue.table))}
+        rows = {r["minute"]: r for r in await conn.fetch(queue.sql("throughput"))}
         report[name]["throughput"] = [
             {
                 "minute": m.isoformat(),

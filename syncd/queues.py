@@ -1,23 +1,23 @@
-"""The two queues and the store: claim, complete, retry, fail, snooze, release, rescue.
+"""The two queues, each described once: everything that differs between them is here.
 
-Every write of an attempt's outcome is fenced on (worker, attempt): it only lands
-while the row is still that worker's attempt. A worker that froze past
-`rescue_after` and wakes up finds its writes refused instead of overwriting the
-newer attempt's outcome.
+A `Queue` holds its table, its NOTIFY channel, how a row becomes a `Job`, what
+the registry routes its jobs on (their *kind*), what names a job in the logs
+(its *subject*), its claim statement and the check a job's payload must pass.
+The rest of syncd asks the queue and never names one. A third queue is one more
+`Queue(...)` in `QUEUES` below, its claim_<name>.sql, and a migration for its
+table.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from functools import cache
 from typing import Any
 
-import asyncpg
-
-from syncd import db, queries
-from syncd.handlers import DOCUMENTS, SYNC, Job
+from syncd import queries
+from syncd.job import DOCUMENTS, SYNC, Job
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,142 +25,113 @@ class Queue:
     name: str  # what operators type: `syncd retry sync ...`
     table: str
     channel: str
+    # The job's own columns, beyond those every queue has; the subject's columns.
+    columns: tuple[str, ...]
+    subject_columns: tuple[str, ...]
+    # What the registry routes on, and how an operator calls it.
+    kind_column: str
+    kind_label: str
+    # How `syncd status` names a job in one line, from its row.
+    line: str
 
+    def sql(self, name: str) -> str:
+        """The statement ``queries/<name>.sql`` for this queue's table."""
+        return _sql(name, self.table)
 
-SYNC_QUEUE = Queue(SYNC, "sync_queue", "syncd_sync_queue")
-DOCUMENT_QUEUE = Queue(DOCUMENTS, "document_processing_queue", "syncd_document_queue")
-QUEUES = {q.name: q for q in (SYNC_QUEUE, DOCUMENT_QUEUE)}
+    @property
+    def claim(self) -> str:
+        return queries.load(f"claim_{self.name}")
 
-
-def job_from_row(queue: Queue, row: asyncpg.Record | dict[str, Any]) -> Job:
-    if queue.name == SYNC:
+    def job(self, row: Mapping[str, Any]) -> Job:
+        # The payload is kept as it is, even when not an object: the worker fails
+        # such a job with a message rather than run it on data the application
+        # never sent (payload_problem).
         return Job(
-            queue=SYNC,
+            queue=self.name,
             id=row["id"],
             attempt=row["attempts"],
             max_attempts=row["max_attempts"],
             operation=row["operation"],
-            entity_type=row["entity_type"],
-            entity_id=row["entity_id"],
-            direction=row["direction"],
-            # Kept as it is, even when not an object: the worker fails such a job
-            # with a message rather than run it on data the application never sent.
-            payload=row["payload"],
+            **{c: row[c] for c in self.columns},
         )
-    return Job(
-        queue=DOCUMENTS,
-        id=row["id"],
-        attempt=row["attempts"],
-        max_attempts=row["max_attempts"],
-        operation=row["operation"],
-        document_id=row["document_id"],
-    )
+
+    def kind(self, job: Job) -> str:
+        return getattr(job, self.kind_column) or ""
+
+    def subject(self, job: Job) -> dict[str, Any]:
+        """The fields that name what the job is about, for log events."""
+        return {c: _plain(getattr(job, c)) for c in self.subject_columns}
+
+    def describe(self, row: Mapping[str, Any]) -> str:
+        return self.line.format(**dict(row))
+
+    def payload_problem(self, job: Job) -> str | None:
+        """Why the job cannot be given to a handler as it stands, if it cannot."""
+        if "payload" in self.columns and not isinstance(job.payload, dict):
+            return "malformed payload: expected a JSON object, got " + _json_type(job.payload)
+        return None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What the database made of a failure: the row's new status and retry time."""
-
-    status: str
-    next_retry: datetime | None
-
-
-class Store:
-    """The queue statements, bound to one worker id."""
-
-    def __init__(self, pool: asyncpg.Pool, worker_id: uuid.UUID) -> None:
-        self.pool = pool
-        self.worker_id = worker_id
-
-    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with db.clean_connection(self.pool) as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
-            return rows
-
-    async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        async with db.clean_connection(self.pool) as conn:
-            return await conn.fetchrow(sql, *args)
-
-    async def _execute(self, sql: str, *args: Any) -> str:
-        async with db.clean_connection(self.pool) as conn:
-            status: str = await conn.execute(sql, *args)
-            return status
-
-    async def claim(self, queue: Queue, limit: int) -> list[Job]:
-        rows = await self._fetch(queries.load(f"claim_{queue.name}"), self.worker_id, limit)
-        # RETURNING has no order: run the claimed jobs in priority order.
-        rows.sort(key=lambda r: (-r["priority"], r["created_at"]))
-        return [job_from_row(queue, row) for row in rows]
-
-    async def complete(self, queue: Queue, jobs: list[Job]) -> set[uuid.UUID]:
-        """Record a batch of successes; return the ids written (the rest were fenced)."""
-        rows = await self._fetch(
-            queries.load("complete", queue.table),
-            self.worker_id,
-            [j.id for j in jobs],
-            [j.attempt for j in jobs],
-        )
-        return {r["id"] for r in rows}
-
-    async def retry(self, queue: Queue, job: Job, delay: float, error: str) -> Outcome | None:
-        row = await self._fetchrow(
-            queries.load("retry", queue.table),
-            self.worker_id,
-            job.id,
-            job.attempt,
-            delay,
-            error,
-        )
-        return None if row is None else Outcome(row["status"], row["next_retry"])
-
-    async def fail(self, queue: Queue, job: Job, error: str) -> Outcome | None:
-        row = await self._fetchrow(
-            queries.load("fail", queue.table),
-            self.worker_id,
-            job.id,
-            job.attempt,
-            error,
-        )
-        return None if row is None else Outcome(row["status"], None)
-
-    async def snooze(self, queue: Queue, job: Job, until: datetime, why: str) -> Outcome | None:
-        row = await self._fetchrow(
-            queries.load("snooze", queue.table),
-            self.worker_id,
-            job.id,
-            job.attempt,
-            until,
-            why,
-        )
-        return None if row is None else Outcome("pending", row["next_retry"])
-
-    async def release(self, queue: Queue, jobs: list[Job]) -> set[uuid.UUID]:
-        rows = await self._fetch(
-            queries.load("release", queue.table),
-            self.worker_id,
-            [j.id for j in jobs],
-            [j.attempt for j in jobs],
-        )
-        return {r["id"] for r in rows}
-
-    async def rescue(self, queue: Queue, rescue_after: float) -> list[tuple[Job, str, str]]:
-        """Take back jobs of dead workers: (job as it was, new status, message)."""
-        rows = await self._fetch(queries.load("rescue", queue.table), rescue_after, self.worker_id)
-        return _taken_back(queue, rows)
-
-    async def rescue_forgotten(
-        self, queue: Queue, claimed_before: datetime, held: Collection[uuid.UUID]
-    ) -> list[tuple[Job, str, str]]:
-        """Take back jobs marked ours that we do not hold (rescue_forgotten.sql)."""
-        sql = queries.load("rescue_forgotten", queue.table)
-        rows = await self._fetch(sql, claimed_before, self.worker_id, list(held))
-        return _taken_back(queue, rows)
-
-    async def prune(self, queue: Queue, status: str, older_than: float, batch: int) -> int:
-        result = await self._execute(queries.load("prune", queue.table), status, older_than, batch)
-        return int(result.split()[-1])
+SYNC_QUEUE = Queue(
+    SYNC,
+    table="sync_queue",
+    channel="syncd_sync_queue",
+    columns=("entity_type", "entity_id", "direction", "payload"),
+    subject_columns=("entity_type", "entity_id", "direction", "operation"),
+    # Each entity type can go to a different place.
+    kind_column="entity_type",
+    kind_label="entity type",
+    line="{entity_type} {entity_id} {operation} {direction}",
+)
+DOCUMENT_QUEUE = Queue(
+    DOCUMENTS,
+    table="document_processing_queue",
+    channel="syncd_document_queue",
+    columns=("document_id",),
+    subject_columns=("document_id", "operation"),
+    kind_column="operation",
+    kind_label="operation",
+    line="document {document_id} {operation}",
+)
+QUEUES = {q.name: q for q in (SYNC_QUEUE, DOCUMENT_QUEUE)}
 
 
-def _taken_back(queue: Queue, rows: list[asyncpg.Record]) -> list[tuple[Job, str, str]]:
-    """A rescue's rows: (the job as it was, its new status, the message it was given)."""
-    return [(job_from_row(queue, r), r["outcome"], r["error_message"]) for r in rows]
+def queue_of(job: Job) -> Queue:
+    return QUEUES[job.queue]
+
+
+def named(name: str) -> Queue:
+    """The queue an operator named; a clear error for any other word."""
+    try:
+        return QUEUES[name]
+    except KeyError:
+        known = " or ".join(repr(n) for n in QUEUES)
+        raise ValueError(f"unknown queue {name!r}: expected {known}") from None
+
+
+def job_fields(job: Job, **extra: Any) -> dict[str, Any]:
+    """The fields every job event carries."""
+    return {
+        "queue": job.queue,
+        "job_id": str(job.id),
+        "attempt": job.attempt,
+        "max_attempts": job.max_attempts,
+        **queue_of(job).subject(job),
+        **extra,
+    }
+
+
+@cache
+def _sql(name: str, table: str) -> str:
+    # Statements shared by the queues name their table as {table}; it is filled
+    # in from a Queue, never from user input.
+    return queries.load(name).replace("{table}", table)
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def _json_type(value: object) -> str:
+    names = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

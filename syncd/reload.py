@@ -19,10 +19,10 @@ from typing import Any
 
 from syncd import logs
 from syncd.config import ConfigError, Settings
+from syncd.queues import QUEUES
+from syncd.slots import Slots
 
-RELOADABLE = {"log.level", "daemon.concurrency"} | {
-    f"queues.{name}.concurrency" for name in ("sync", "documents")
-}
+RELOADABLE = {"log.level", "daemon.concurrency"} | {f"queues.{name}.concurrency" for name in QUEUES}
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -40,6 +40,14 @@ def changed_keys(old: Settings, new: Settings) -> list[str]:
     # token or URL shows up here without ever being written out.
     before, after = _flatten(old.model_dump()), _flatten(new.model_dump())
     return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def apply_limits(current: Settings, new: Settings, slots: Slots) -> None:
+    """Take the reloadable keys of `new` into the running daemon's settings and slots."""
+    current.log.level = new.log.level
+    current.daemon.concurrency = slots.concurrency = new.daemon.concurrency
+    for name, state in slots.states.items():
+        current.queue(name).concurrency = state.limit = new.queue(name).concurrency
 
 
 def reload(

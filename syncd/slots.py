@@ -21,10 +21,14 @@ import asyncio
 import math
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from syncd.handlers import Job
-from syncd.queues import Queue
+from syncd.config import Settings
+from syncd.job import Job
+from syncd.loops.rescuer import Holdings
+from syncd.queues import QUEUES, Queue
+from syncd.store import Store
 
 # Weight of the newest sample in the moving averages below.
 SMOOTHING = 0.2
@@ -72,3 +76,91 @@ class QueueState:
 
     def finished(self, seconds: float) -> None:
         self.job_s = _average(self.job_s, seconds)
+
+
+class Slots:
+    """Every queue's slots, under the daemon-wide limit (`daemon.concurrency`).
+
+    When both queues have work the free slots are shared between them, taken in
+    turn, so a flood of documents cannot starve syncs.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.concurrency = settings.daemon.concurrency
+        self.states = {
+            name: QueueState(
+                queue,
+                settings.queue(name).concurrency,
+                settings.queue(name).enabled,
+                most_ahead=settings.daemon.claim_batch,
+            )
+            for name, queue in QUEUES.items()
+        }
+        self._rotation = 0
+
+    @property
+    def running(self) -> int:
+        return sum(len(s.running) for s in self.states.values())
+
+    def room(self) -> int:
+        """How many more jobs the daemon as a whole may claim now."""
+        states = self.states.values()
+        ahead = sum(s.ahead() for s in states if s.enabled)
+        return self.concurrency + ahead - sum(s.held for s in states)
+
+    def hungry(self) -> list[QueueState]:
+        """The queues to claim for now, starting with a different one each time."""
+        names = list(self.states)
+        self._rotation = (self._rotation + 1) % len(names)
+        names = names[self._rotation :] + names[: self._rotation]
+        states = [self.states[n] for n in names]
+        return [s for s in states if s.enabled and s.wanted and s.room() > 0]
+
+    async def claim(self, store: Store, holdings: Holdings, batch: int) -> tuple[bool, bool]:
+        """Claim for every queue that wants it, sharing the room fairly, at most
+        `batch` jobs a claim. Returns (more may be claimable right away, some
+        claim came back short)."""
+        hungry = self.hungry()
+        if not hungry or self.room() <= 0:
+            return False, False
+        share = math.ceil(self.room() / len(hungry))
+        more = short = False
+        loop = asyncio.get_running_loop()
+        for state in hungry:
+            want = min(share, self.room(), state.room(), batch)
+            if want <= 0:
+                continue
+            state.fresh = False
+            asked = loop.time()
+            with holdings.claiming():
+                jobs = await store.claim(state.queue, want)
+                holdings.add(state.queue.name, jobs)
+            state.claimed(jobs, loop.time() - asked)
+            if len(jobs) < want:
+                state.wanted = state.fresh
+                short = True
+            else:
+                more = True
+        return more, short
+
+    def take_ready(self) -> list[Job]:
+        """Every job claimed ahead and not started, taken out (shutdown gives them back)."""
+        taken = [job for state in self.states.values() for job in state.ready]
+        for state in self.states.values():
+            state.ready.clear()
+        return taken
+
+    def startable(self) -> Iterator[tuple[QueueState, Job]]:
+        """Claimed jobs to start while slots are free, taking the queues in turn.
+
+        Each comes out of `ready`; the caller starts it (into `running`) before
+        asking for the next."""
+        started = True
+        while started:
+            started = False
+            for state in self.states.values():
+                if self.running >= self.concurrency:
+                    return
+                if state.ready and len(state.running) < state.limit:
+                    yield state, state.ready.popleft()
+                    started = True

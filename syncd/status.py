@@ -18,9 +18,9 @@ RECENT_FAILURES = 5
 async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any]:
     report: dict[str, Any] = {}
     for name, queue in QUEUES.items():
-        row = await conn.fetchrow(queries.load("status", queue.table))
+        row = await conn.fetchrow(queue.sql("status"))
         assert row is not None
-        failures = await conn.fetch(queries.load("recent_failures", queue.table), RECENT_FAILURES)
+        failures = await conn.fetch(queue.sql("recent_failures"), RECENT_FAILURES)
         entry = {k: _plain(v) for k, v in dict(row).items()}
         entry["recent_failures"] = [
             {

@@ -18,10 +18,13 @@ When to call what (systemd.service(5), sd_notify(3)):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from syncd import logs
 
@@ -132,3 +135,21 @@ def _status(text: str | None) -> list[str]:
     if text is None:
         return []
     return ["STATUS=" + " ".join(text.splitlines())]
+
+
+@contextlib.contextmanager
+def signals(stop: Callable[[], None], reload: Callable[[], None]) -> Iterator[None]:
+    """While inside: SIGTERM and SIGINT call `stop` (systemctl stop, Ctrl-C) and
+    SIGHUP calls `reload` (systemctl reload). Where the event loop cannot take
+    signal handlers (not the main thread, Windows), they keep their defaults."""
+    loop = asyncio.get_running_loop()
+    wanted = {signal.SIGTERM: stop, signal.SIGINT: stop, signal.SIGHUP: reload}
+    for sig, callback in wanted.items():
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, callback)
+    try:
+        yield
+    finally:
+        for sig in wanted:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)

@@ -12,8 +12,8 @@ import asyncio
 import os
 
 from syncd.config import Settings
+from syncd.errors import PermanentError, RetryableError
 from syncd.handlers import DOCUMENTS, SYNC, Context, Job, Registry
-from syncd.retry import PermanentError, RetryableError
 
 SETUP_SQL = """
 CREATE TABLE IF NOT EXISTS probe_runs (

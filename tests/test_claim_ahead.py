@@ -7,7 +7,7 @@ from collections import Counter
 
 import asyncpg
 
-from syncd.handlers import Job
+from syncd.job import Job
 from syncd.queues import SYNC_QUEUE
 from syncd.slots import QueueState
 from tests.conftest import make_settings

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from syncd.config import Settings
-from syncd.handlers import Job
-from syncd.retry import PermanentError, RateLimited
+from syncd.errors import PermanentError, RateLimited
+from syncd.job import Job
 from tests.conftest import make_settings
 from tests.support import (
     Recorded,

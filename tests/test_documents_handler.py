@@ -17,12 +17,12 @@ import pytest
 
 from syncd import logs
 from syncd.config import Settings
+from syncd.errors import PermanentError, RetryableError
 from syncd.handlers import DOCUMENTS, Context, Job, Registry
 from syncd.handlers.documents import install
 from syncd.handlers.documents.file_to_text import Extraction, Request
 from syncd.handlers.documents.handler import Extract
 from syncd.handlers.documents.pool import ExtractorPool, Failed
-from syncd.retry import PermanentError, RetryableError
 from tests.conftest import make_settings
 from tests.documents_support import docx_bytes, encrypted_pdf, pdf_bytes, write
 from tests.support import add_document, capture_logs, events, wait_for, wait_status

@@ -221,7 +221,7 @@ async def test_job_lists_read_an_index_not_the_table(
 async def test_status_reads_no_queue_table_whole(conn: asyncpg.Connection) -> None:
     await conn.execute("SET enable_seqscan = off")
     for queue in QUEUES.values():
-        plan = _plan(await conn.fetch("EXPLAIN " + queries.load("status", queue.table)))
+        plan = _plan(await conn.fetch("EXPLAIN " + queue.sql("status")))
         assert f"Seq Scan on {queue.table}" not in plan, plan
         assert "Disabled" not in plan, plan
 
@@ -229,7 +229,7 @@ async def test_status_reads_no_queue_table_whole(conn: asyncpg.Connection) -> No
 async def test_status_counts_stay_exact_for_a_small_queue(conn: asyncpg.Connection) -> None:
     for status in ("completed", "completed", "failed", "cancelled", "pending"):
         await enqueue(conn, status=status)
-    row = await conn.fetchrow(queries.load("status", SYNC_QUEUE.table))
+    row = await conn.fetchrow(SYNC_QUEUE.sql("status"))
     assert (row["pending"], row["completed"], row["failed"], row["cancelled"]) == (1, 2, 1, 1)
     assert row["completed_estimated"] is False
 
@@ -242,7 +242,7 @@ async def test_status_estimates_completed_past_ten_thousand(conn: asyncpg.Connec
     )
     await enqueue(conn, status="failed")
     await conn.execute("ANALYZE sync_queue")
-    row = await conn.fetchrow(queries.load("status", SYNC_QUEUE.table))
+    row = await conn.fetchrow(SYNC_QUEUE.sql("status"))
     assert row["completed_estimated"] is True
     # The planner's estimate after ANALYZE, less the exact counts of the others.
     assert 11_000 <= row["completed"] <= 13_000

@@ -30,8 +30,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from syncd import db, handlers, jobs, migrate, queries, status
+from syncd import actions as jobs
+from syncd import db, handlers, migrate, queries, status
 from syncd.fake_monday import FakeMonday
+from syncd.queues import QUEUES
 from tests.conftest import connected, make_settings
 from tests.documents_support import write
 from tests.monday_support import CONTACTS_BOARD, fake, monday_config
@@ -46,6 +48,8 @@ from tests.support import (
     wait_status,
 )
 from tests.test_cli import syncd
+
+CHANNELS = [q.channel for q in QUEUES.values()]
 
 __all__ = ["fake"]
 
@@ -432,7 +436,7 @@ async def test_the_application_role_enqueues_and_merges_with_insert_alone(
     app: asyncpg.Connection, conn: asyncpg.Connection
 ) -> None:
     heard: set[str] = set()
-    for channel in db.CHANNELS.values():
+    for channel in CHANNELS:
         await conn.add_listener(channel, lambda _c, _pid, name, _payload: heard.add(name))
 
     entity = uuid.uuid4()
@@ -475,7 +479,7 @@ async def test_the_application_role_enqueues_and_merges_with_insert_alone(
     )
 
     # The NOTIFY triggers need nothing more than the INSERT either.
-    await wait_for(lambda: asyncio.sleep(0, result=heard == set(db.CHANNELS.values())))
+    await wait_for(lambda: asyncio.sleep(0, result=heard == set(CHANNELS)))
 
 
 async def test_the_application_names_what_to_do_and_when(

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from syncd.errors import JobError, Kind, classify
 from syncd.fake_monday import FakeMonday
 from syncd.handlers.monday import operations
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import MondayRefused, MondayUnavailable
-from syncd.retry import JobError, Kind, classify
 from tests.monday_support import CONTACTS_BOARD, client, create_variables, fake, open_client
 
 __all__ = ["client", "fake"]

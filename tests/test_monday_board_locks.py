@@ -10,12 +10,12 @@ import asyncpg
 import pytest
 
 from syncd import monday_commands, status
+from syncd.errors import Kind, classify
 from syncd.fake_monday import FakeMonday
 from syncd.handlers import Registry
 from syncd.handlers.monday import install, operations
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import BoardLocked
-from syncd.retry import Kind, classify
 from tests.monday_support import (
     CONTACTS_BOARD,
     ORGANIZATIONS_BOARD,

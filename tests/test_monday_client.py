@@ -6,11 +6,11 @@ import json
 
 import pytest
 
+from syncd.errors import Kind, PermanentError, classify
 from syncd.fake_monday import TOKEN, FakeMonday
 from syncd.handlers.monday import operations
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import ItemGone, MondayRefused, MondayUnavailable
-from syncd.retry import Kind, PermanentError, classify
 from tests.monday_support import (
     CONTACTS_BOARD,
     ORGANIZATIONS_BOARD,

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from syncd.errors import PermanentError
 from syncd.fake_monday import FakeMonday
 from syncd.handlers import Registry
 from syncd.handlers.monday import install
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
-from syncd.retry import PermanentError
 from tests.conftest import make_settings
 from tests.monday_support import (
     CONTACTS_BOARD,

@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from syncd.config import Settings
+from syncd.errors import Kind, RateLimited, classify
 from syncd.fake_monday import FakeMonday, Limits
 from syncd.handlers import Registry
 from syncd.handlers.monday import install, operations
@@ -17,7 +18,6 @@ from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import MondayLimited, MondayUnavailable
 from syncd.handlers.monday.pacing import Budget, parse_fields
 from syncd.handlers.monday.pauses import DatabasePauses, MemoryPauses, token_id
-from syncd.retry import Kind, RateLimited, classify
 from tests.monday_support import (
     CONTACTS_BOARD,
     daemon_settings,

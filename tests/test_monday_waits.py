@@ -12,12 +12,12 @@ import asyncpg
 import pytest
 
 from syncd import monday_commands, status
+from syncd.errors import Kind, classify
 from syncd.fake_monday import FakeMonday
 from syncd.handlers.monday import operations
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import MondayLimited
 from syncd.handlers.monday.pauses import MemoryPauses
-from syncd.retry import Kind, classify
 from tests.monday_support import CONTACTS_BOARD, fake, monday_settings, too_many
 from tests.support import add_contact, capture_logs, enqueue, events, job_row
 

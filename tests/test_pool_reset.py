@@ -10,7 +10,8 @@ import pytest
 
 from syncd import db
 from syncd.config import Settings
-from syncd.queues import SYNC_QUEUE, Store
+from syncd.queues import SYNC_QUEUE
+from syncd.store import Store
 from tests.support import enqueue
 
 

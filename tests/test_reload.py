@@ -10,7 +10,7 @@ import asyncpg
 
 from syncd import logs
 from syncd.config import ConfigError, Settings
-from syncd.handlers import Job
+from syncd.job import Job
 from tests.conftest import make_settings
 from tests.notify_socket import notify_socket
 from tests.processes import Daemon

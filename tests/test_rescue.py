@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from syncd.handlers import Job
-from syncd.outcomes import Recorder
-from syncd.queues import QUEUES, Store
-from syncd.retry import RetryableError
+from syncd.errors import RetryableError
+from syncd.job import Job
+from syncd.loops.rescuer import Holdings
+from syncd.loops.writer import OutcomeWriter
+from syncd.outcomes import RetryPolicy, decide
+from syncd.queues import QUEUES
+from syncd.store import Store
 from tests.conftest import make_settings
 from tests.plugin import SETUP_SQL
 from tests.processes import Daemon
@@ -235,13 +238,18 @@ async def test_a_failure_still_being_written_counts_as_held_even_after_its_task_
     assert job_id is not None
     job = Job(queue="sync", id=job_id, attempt=1, max_attempts=5, operation="upsert")
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    recorder = Recorder(Store(pool, me), make_settings(database_url), _ignore, _ignore)
+    recorder = Holdings()  # what the forgotten rescue asks
+    recorder.add("sync", [job])  # as a claim does
+    writer = OutcomeWriter(Store(pool, me), recorder, _ignore)
+    writing = writer.start()
+    policy = RetryPolicy(make_settings(database_url).retry.delays, 0.0, 60.0)
     try:
         async with conn.transaction():  # the failure write waits on this row's lock
             await conn.execute("SELECT 1 FROM sync_queue WHERE id = $1 FOR UPDATE", job_id)
 
-            async def attempt() -> None:  # as Worker._attempt writes a failure
-                await asyncio.shield(recorder.failed(job, RetryableError("x"), duration_ms=1.0))
+            async def attempt() -> None:  # as Worker._attempt hands over a failure
+                writer.submit(job, decide(job, RetryableError("x"), policy, duration_ms=1.0))
+                await asyncio.sleep(30)  # the task lives on until shutdown cancels it
 
             task = asyncio.create_task(attempt())
             await asyncio.sleep(0.2)
@@ -251,12 +259,13 @@ async def test_a_failure_still_being_written_counts_as_held_even_after_its_task_
             assert recorder.held_ids("sync") == {job_id}
         await wait_for(lambda: _not_held(recorder, job_id))
     finally:
+        writing.cancel()
         await pool.close()
     row = await conn.fetchrow("SELECT status, attempts FROM sync_queue WHERE id = $1", job_id)
     assert (row["status"], row["attempts"]) == ("pending", 1)
 
 
-async def _not_held(recorder: Recorder, job_id: uuid.UUID) -> bool:
+async def _not_held(recorder: Holdings, job_id: uuid.UUID) -> bool:
     return job_id not in recorder.held_ids("sync")
 
 

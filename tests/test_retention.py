@@ -11,7 +11,7 @@ import pytest
 
 from syncd import migrate
 from syncd.loops.pruner import prune
-from syncd.queues import Store
+from syncd.store import Store
 from tests.conftest import connected, make_settings
 from tests.support import add_document
 

@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from syncd.queues import SYNC_QUEUE, Store
-from syncd.retry import (
+from syncd.backoff import retry_delay as backoff
+from syncd.errors import (
     Kind,
     PermanentError,
     RateLimited,
     RetryableError,
-    backoff,
     classify,
 )
+from syncd.queues import SYNC_QUEUE
+from syncd.store import Store
 from tests.support import enqueue, job_row
 
 DEFAULT_DELAYS = [60, 300, 900, 3600]

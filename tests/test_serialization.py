@@ -8,7 +8,8 @@ import uuid
 
 import asyncpg
 
-from syncd.queues import DOCUMENT_QUEUE, SYNC_QUEUE, Store
+from syncd.queues import DOCUMENT_QUEUE, SYNC_QUEUE
+from syncd.store import Store
 from tests.support import add_document, enqueue
 from tests.test_retry import registered_store
 

@@ -18,7 +18,7 @@ import threading
 from syncd import handlers
 from syncd.config import Settings
 from syncd.demo.workspace import DemoError
-from syncd.retry import describe
+from syncd.errors import describe
 from syncd.worker import Worker
 
 

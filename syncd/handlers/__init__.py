@@ -1,8 +1,8 @@
 """The handler registry: how operations and entity types plug into the daemon.
 
-The worker's loop never names a handler. It looks one up here by queue and *kind*:
-for the sync queue the kind is the job's `entity_type` (each entity type can go to
-a different place), for the document queue it is the job's `operation`.
+The worker's loop never names a handler. It looks one up here by queue and *kind*,
+what the job's queue routes on (queues.py: the sync queue's entity type, the
+document queue's operation).
 
 Handlers arrive through the `syncd.handlers` entry-point group. Each entry point is
 an ``install(registry, settings)`` function; syncd's own monday.com and document
@@ -11,61 +11,37 @@ handlers are installed the same way as a deployment's own.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from syncd.retry import PermanentError
+from syncd.errors import PermanentError, Snooze
+from syncd.job import DOCUMENTS, SYNC, Job
+from syncd.queues import QUEUES
 
 if TYPE_CHECKING:
     import asyncpg
 
     from syncd.config import Settings
 
-SYNC = "sync"
-DOCUMENTS = "documents"
 ENTRY_POINT_GROUP = "syncd.handlers"
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One claimed attempt of a job, as a handler sees it."""
-
-    queue: str
-    id: uuid.UUID
-    attempt: int
-    max_attempts: int
-    operation: str
-    # sync queue
-    entity_type: str | None = None
-    entity_id: uuid.UUID | None = None
-    direction: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
-    # document queue
-    document_id: uuid.UUID | None = None
-
-    @property
-    def kind(self) -> str:
-        """What the registry routes on: entity type for syncs, operation for documents."""
-        if self.queue == SYNC:
-            return self.entity_type or ""
-        return self.operation
-
-    @property
-    def subject(self) -> dict[str, Any]:
-        """The fields that name what the job is about, for log events."""
-        if self.queue == SYNC:
-            return {
-                "entity_type": self.entity_type,
-                "entity_id": str(self.entity_id),
-                "direction": self.direction,
-                "operation": self.operation,
-            }
-        return {"document_id": str(self.document_id), "operation": self.operation}
+# What a plugin needs, from one place: the job and the queue names.
+__all__ = [
+    "DOCUMENTS",
+    "ENTRY_POINT_GROUP",
+    "SYNC",
+    "Context",
+    "Handler",
+    "Installer",
+    "Job",
+    "PluginError",
+    "Registry",
+    "Service",
+    "load",
+]
 
 
 @dataclass(slots=True)
@@ -80,12 +56,17 @@ class Context:
 class Handler(Protocol):
     """Runs one attempt of a job. Returning means success.
 
-    Raise `syncd.retry.PermanentError` for a job that can never succeed,
-    `syncd.retry.RateLimited` when the remote asked for a pause, and anything else
-    (or `RetryableError`) for a passing fault.
+    Raise `syncd.errors.PermanentError` for a job that can never succeed,
+    `syncd.errors.RateLimited` when the remote asked for a pause, and anything else
+    (or `RetryableError`) for a passing fault. Return (or raise) a
+    `syncd.errors.Snooze` to run the job again later without counting the attempt.
+
+    A handler may also have a ``backoff(job) -> float | None`` method: the seconds
+    a failed attempt of `job` waits before the next, or None for the configured
+    schedule (River's NextRetry, Oban's backoff/1).
     """
 
-    async def __call__(self, job: Job, ctx: Context) -> None: ...
+    async def __call__(self, job: Job, ctx: Context) -> Snooze | None: ...
 
 
 class Service(Protocol):
@@ -110,8 +91,9 @@ class Registry:
         self.services: list[Service] = []
 
     def add(self, queue: str, kind: str, handler: Handler) -> None:
-        if queue not in (SYNC, DOCUMENTS):
-            raise ValueError(f"unknown queue {queue!r}: expected 'sync' or 'documents'")
+        if queue not in QUEUES:
+            known = " or ".join(repr(n) for n in QUEUES)
+            raise ValueError(f"unknown queue {queue!r}: expected {known}")
         self._handlers[(queue, kind)] = handler
 
     def add_service(self, service: Service) -> None:
@@ -121,14 +103,21 @@ class Registry:
         return sorted(kind for q, kind in self._handlers if q == queue)
 
     def find(self, job: Job) -> Handler:
-        handler = self._handlers.get((job.queue, job.kind))
+        queue = QUEUES[job.queue]
+        kind = queue.kind(job)
+        handler = self._handlers.get((job.queue, kind))
         if handler is not None:
             return handler
-        what = "entity type" if job.queue == SYNC else "operation"
         known = ", ".join(self.kinds(job.queue)) or "none"
         raise PermanentError(
-            f"unknown {what} {job.kind!r}: no handler is registered for it (known: {known})"
+            f"unknown {queue.kind_label} {kind!r}: no handler is registered for it (known: {known})"
         )
+
+    def backoff(self, job: Job) -> float | None:
+        """The seconds a failed attempt of `job` waits, if its handler chooses."""
+        handler = self._handlers.get((job.queue, QUEUES[job.queue].kind(job)))
+        chosen = getattr(handler, "backoff", None)
+        return None if chosen is None else chosen(job)
 
     async def start(self, pool: asyncpg.Pool) -> None:
         for service in self.services:

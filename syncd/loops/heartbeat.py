@@ -7,7 +7,6 @@ worker that wakes from a long idle spell is never mistaken for a dead one.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
@@ -17,11 +16,12 @@ import asyncpg
 
 from syncd import db, logs, queries
 from syncd.config import Settings
+from syncd.errors import describe
+from syncd.loops import Every, Loop
 from syncd.loops.listener import Listener
-from syncd.retry import describe
 
 
-class Heartbeat:
+class Heartbeat(Loop):
     name = "heartbeat"
 
     def __init__(
@@ -38,6 +38,10 @@ class Heartbeat:
         self._holding = holding
         # Four beats per rescue window: a live worker survives a few lost beats.
         self._every = settings.daemon.rescue_after / 4
+        # On a fixed cadence: a slow beat does not push the next one back (a beat
+        # takes at most 1.5 intervals, so beats land at most 2.5 intervals apart:
+        # 5/8 of rescue_after).
+        self._cadence = Every(self._every)
         self._log = logs.get()
 
     async def beat(self) -> None:
@@ -67,18 +71,13 @@ class Heartbeat:
                 conn.terminate()
                 raise
 
-    async def run(self) -> None:
-        # On a fixed cadence: a slow beat does not push the next one back (a beat
-        # takes at most 1.5 intervals, so beats land at most 2.5 intervals apart:
-        # 5/8 of rescue_after).
-        loop = asyncio.get_running_loop()
-        next_beat = loop.time()
-        while True:
-            next_beat = max(next_beat + self._every, loop.time())
-            await asyncio.sleep(next_beat - loop.time())
-            if not self._holding():
-                continue
-            try:
-                await self.beat()
-            except db.CONNECTION_ERRORS as exc:
-                self._log.warning("heartbeat.failed", error=describe(exc))
+    async def wait(self) -> None:
+        await self._cadence()
+
+    async def run_once(self) -> None:
+        if not self._holding():
+            return
+        try:
+            await self.beat()
+        except db.CONNECTION_ERRORS as exc:
+            self._log.warning("heartbeat.failed", error=describe(exc))

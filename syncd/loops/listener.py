@@ -10,12 +10,17 @@ import asyncio
 from collections.abc import Callable
 
 from syncd import logs
+from syncd.backoff import Doubling, until_done
 from syncd.config import Settings
 from syncd.db import CONNECTION_ERRORS, ListenerConnection
-from syncd.retry import describe
+from syncd.errors import describe
+from syncd.loops import Loop
+from syncd.queues import QUEUES
+
+FIRST_RETRY = 0.1
 
 
-class Listener:
+class Listener(Loop):
     name = "listener"
 
     def __init__(
@@ -28,10 +33,12 @@ class Listener:
         self._on_connected = on_connected
         self._lost = asyncio.Event()
         self._why = ""
+        channels = {q.name: q.channel for q in QUEUES.values()}
         self.connection = ListenerConnection(
-            settings, on_notify, self._lose, listen=settings.database.listen
+            settings, on_notify, self._lose, channels if settings.database.listen else {}
         )
         self.ready = asyncio.Event()
+        self._backoff = Doubling(FIRST_RETRY, settings.daemon.reconnect_max_delay)
         self._log = logs.get()
 
     async def connect_once(self) -> None:
@@ -46,26 +53,27 @@ class Listener:
             self._why = why
             self._lost.set()
 
-    async def run(self) -> None:
-        delay = 0.1
-        while True:
-            await self._lost.wait()
-            self.ready.clear()
-            self._log.warning("listener.lost", reason=self._why)
-            while True:
-                await asyncio.sleep(delay)
-                self._lost.clear()
-                try:
-                    await self.connection.connect()
-                except CONNECTION_ERRORS as exc:
-                    delay = min(delay * 2, self._settings.daemon.reconnect_max_delay)
-                    self._log.warning("listener.reconnect_failed", error=describe(exc))
-                    continue
-                break
-            delay = 0.1
-            self._log.info("listener.reconnected")
-            self.ready.set()
-            self._on_connected()
+    async def wait(self) -> None:
+        await self._lost.wait()
+        self.ready.clear()
+        self._log.warning("listener.lost", reason=self._why)
+        await asyncio.sleep(FIRST_RETRY)
+
+    async def run_once(self) -> None:
+        """Reconnect, waiting out the database for as long as it takes."""
+        await until_done(
+            self._reconnect,
+            CONNECTION_ERRORS,
+            self._backoff,
+            lambda exc, _: self._log.warning("listener.reconnect_failed", error=describe(exc)),
+        )
+        self._log.info("listener.reconnected")
+        self.ready.set()
+        self._on_connected()
+
+    async def _reconnect(self) -> None:
+        self._lost.clear()
+        await self.connection.connect()
 
     async def close(self) -> None:
         await self.connection.close()

@@ -13,8 +13,10 @@ import asyncpg
 from syncd import logs, queries
 from syncd.config import Settings
 from syncd.db import CONNECTION_ERRORS
-from syncd.queues import QUEUES, Store
-from syncd.retry import describe
+from syncd.errors import describe
+from syncd.loops import Every, Loop
+from syncd.queues import QUEUES
+from syncd.store import Store
 
 FORGET_WORKERS_AFTER = 86400.0
 
@@ -36,23 +38,25 @@ async def prune(store: Store, settings: Settings) -> dict[str, int]:
     return deleted
 
 
-class Pruner:
+class Pruner(Loop):
     name = "pruner"
 
     def __init__(self, settings: Settings, store: Store, pool: asyncpg.Pool) -> None:
         self._settings = settings
         self._store = store
         self._pool = pool
+        self._cadence = Every(settings.retention.interval)
         self._log = logs.get()
 
-    async def run(self) -> None:
-        while True:
-            try:
-                deleted = await prune(self._store, self._settings)
-                await self._pool.execute(queries.load("prune_workers"), FORGET_WORKERS_AFTER)
-            except CONNECTION_ERRORS as exc:
-                self._log.warning("pruner.failed", error=describe(exc))
-            else:
-                if any(deleted.values()):
-                    self._log.info("jobs.pruned", **{f"{q}_deleted": n for q, n in deleted.items()})
-            await asyncio.sleep(self._settings.retention.interval)
+    async def wait(self) -> None:
+        await self._cadence()
+
+    async def run_once(self) -> None:
+        try:
+            deleted = await prune(self._store, self._settings)
+            await self._pool.execute(queries.load("prune_workers"), FORGET_WORKERS_AFTER)
+        except CONNECTION_ERRORS as exc:
+            self._log.warning("pruner.failed", error=describe(exc))
+        else:
+            if any(deleted.values()):
+                self._log.info("jobs.pruned", **{f"{q}_deleted": n for q, n in deleted.items()})

@@ -30,7 +30,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from syncd import db, inspect, jobs, overview, queries
+from syncd import actions, db, inspect, overview, queries
 from syncd.config import ConfigError, Settings
 from syncd.queues import QUEUES
 from syncd.web import pages
@@ -171,9 +171,7 @@ class Console:
                 assert self.pool is not None
                 async with self.pool.acquire() as conn:
                     for name, queue in QUEUES.items():
-                        row = tuple(
-                            await conn.fetchrow(queries.load("console_changes", queue.table))
-                        )
+                        row = tuple(await conn.fetchrow(queue.sql("console_changes")))
                         if seen.get(name) not in (None, row):
                             self.broadcast(name)
                         seen[name] = row
@@ -407,10 +405,10 @@ async def _one_job(request: web.Request, action: str) -> web.Response:
     async with _conn(request) as conn, conn.transaction():
         try:
             if action == "retry":
-                await jobs.retry(conn, queue, job_id)
+                await actions.retry(conn, queue, job_id)
             else:
-                await jobs.cancel(conn, queue, job_id)
-        except (jobs.JobNotFound, ValueError) as exc:
+                await actions.cancel(conn, queue, job_id)
+        except (actions.JobNotFound, ValueError) as exc:
             flash = str(exc)
         else:
             await inspect.audit(conn, request["who"], action, queue, [job_id], via="console")

@@ -4,6 +4,7 @@
     proxy.freeze(client_port)               # one connection stops forwarding, stays open
     proxy.cut(refuse=True)                  # every connection reset, new ones refused
     proxy.cut(refuse=False)                 # ... or accepted and reset at once
+    proxy.lose_reply(job_id.bytes)          # the next answer holding it is lost: reset
     proxy.restore()
 
 A frozen connection is the half-open case: neither side learns anything from TCP
@@ -20,6 +21,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from tests.faults.background import Background
+
+# The protocol's ReadyForQuery message ('Z', length 5): the server is done with the
+# statement, its implicit transaction committed.
+READY_FOR_QUERY = b"Z\x00\x00\x00\x05"
 
 
 @dataclass(eq=False)
@@ -41,6 +46,7 @@ class Proxy:
         self.port = 0
         self.links: list[Link] = []
         self._dropping = False
+        self._losing: bytes | None = None
         self._server: asyncio.Server | None = None
         self._background = Background("proxy")
         self._background.run(self._listen())
@@ -65,6 +71,16 @@ class Proxy:
                 link.flowing.clear()
 
         self._background.call(freeze)
+
+    def lose_reply(self, containing: bytes) -> None:
+        """The next answer from the server that holds `containing` is never delivered:
+        its connection is reset instead, once the answer's ReadyForQuery shows that
+        the server finished (committed) the statement. The lost reply of a commit."""
+
+        def arm() -> None:
+            self._losing = containing
+
+        self._background.call(arm)
 
     def cut(self, *, refuse: bool) -> None:
         """Reset every connection; refuse new ones (`refuse`) or reset them on accept."""
@@ -116,15 +132,27 @@ class Proxy:
         link.flowing.set()
         self.links.append(link)
         await asyncio.gather(
-            self._pump(link, reader, up_writer), self._pump(link, up_reader, writer)
+            self._pump(link, reader, up_writer),
+            self._pump(link, up_reader, writer, replies=True),
         )
 
     async def _pump(
-        self, link: Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        link: Link,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        replies: bool = False,
     ) -> None:
+        withheld = b""
         try:
             while data := await reader.read(65536):
                 await link.flowing.wait()  # frozen: hold the bytes, keep the socket
+                if replies and self._losing is not None and (withheld or self._losing in data):
+                    withheld += data
+                    if READY_FOR_QUERY in withheld[withheld.index(self._losing) :]:
+                        self._losing = None
+                        break  # the answer is lost with its connection
+                    continue
                 writer.write(data)
                 await writer.drain()
         except (OSError, ConnectionError):

@@ -23,12 +23,12 @@ import uuid
 
 import asyncpg
 
+from syncd.errors import PermanentError, RetryableError
 from syncd.handlers import Context, Job
 from syncd.handlers.documents import paths, store
 from syncd.handlers.documents.file_to_text import Extraction, Request
 from syncd.handlers.documents.pool import Died, ExtractorPool, Failed, TimedOut
 from syncd.handlers.documents.settings import DocumentSettings
-from syncd.retry import PermanentError, RetryableError
 
 # What the extractor answers that another attempt could change.
 _PASSING = {"vanished", "error"}

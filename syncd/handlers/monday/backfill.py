@@ -37,13 +37,13 @@ import asyncpg
 import structlog
 
 from syncd import queries
+from syncd.errors import RateLimited
 from syncd.handlers.monday import columns, crm_graphql, rows
 from syncd.handlers.monday.client import Answer, MondayClient, idempotency_key
 from syncd.handlers.monday.errors import ItemGone
 from syncd.handlers.monday.handler import pushed, winner
 from syncd.handlers.monday.operations import Operation
 from syncd.handlers.monday.settings import EntityMapping
-from syncd.retry import RateLimited
 
 log = structlog.get_logger("syncd.monday")
 

@@ -35,12 +35,12 @@ import aiohttp
 import structlog
 from pydantic import SecretStr
 
+from syncd.errors import RateLimited
 from syncd.handlers.monday import errors
 from syncd.handlers.monday.operations import Operation
 from syncd.handlers.monday.pacing import Pacer, Ticket, WaitTooLong
 from syncd.handlers.monday.pauses import DatabasePauses, PauseStore, token_id
 from syncd.handlers.monday.settings import MondaySettings
-from syncd.retry import RateLimited
 
 if TYPE_CHECKING:
     import asyncpg

@@ -19,11 +19,11 @@ import asyncpg
 
 from syncd import db, queries
 from syncd.cli import UserError
+from syncd.errors import JobError
 from syncd.handlers.monday import backfill, crm_graphql, reconcile
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import MondayRefused
 from syncd.handlers.monday.settings import EntityMapping, MondaySettings
-from syncd.retry import JobError
 
 if TYPE_CHECKING:
     from syncd.config import Settings

@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
 
-from syncd.retry import PermanentError, RateLimited, RetryableError
+from syncd.errors import PermanentError, RateLimited, RetryableError
 
 # The limits that pause all monday work for the token (SPEC §4).
 LIMIT_CODES = frozenset(

@@ -23,12 +23,12 @@ from typing import Any
 
 import asyncpg
 
+from syncd.errors import PermanentError
 from syncd.handlers import Context, Job
 from syncd.handlers.monday import columns, crm_graphql, items, operations, rows
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import ItemGone, MondayUnavailable
 from syncd.handlers.monday.settings import EntityMapping
-from syncd.retry import PermanentError
 
 
 class MondaySync:

@@ -9,18 +9,14 @@ from typing import Any
 import asyncpg
 
 from syncd import queries
-from syncd.queues import QUEUES, Queue
+from syncd.queues import Queue, named
+
+# The queue an operator named (a clear error for any other word).
+queue_named = named
 
 
 class JobNotFound(Exception):
     pass
-
-
-def queue_named(name: str) -> Queue:
-    try:
-        return QUEUES[name]
-    except KeyError:
-        raise ValueError(f"unknown queue {name!r}: expected 'sync' or 'documents'") from None
 
 
 async def enqueue_sync(
@@ -57,7 +53,7 @@ async def enqueue_document(
 
 
 async def _status_of(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) -> str:
-    status: str | None = await conn.fetchval(queries.load("job_status", queue.table), job_id)
+    status: str | None = await conn.fetchval(queue.sql("job_status"), job_id)
     if status is None:
         raise JobNotFound(f"no job {job_id} in the {queue.name} queue")
     return status
@@ -66,7 +62,7 @@ async def _status_of(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) 
 async def retry(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) -> None:
     """Make one job due now (failed, cancelled or waiting for a retry)."""
     try:
-        done = await conn.fetchval(queries.load("retry_job", queue.table), job_id)
+        done = await conn.fetchval(queue.sql("retry_job"), job_id)
     except asyncpg.UniqueViolationError:
         raise ValueError(
             f"job {job_id}: its entity already has a pending job; that one will run instead"
@@ -77,7 +73,7 @@ async def retry(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) -> No
 
 
 async def cancel(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) -> None:
-    done = await conn.fetchval(queries.load("cancel_job", queue.table), job_id)
+    done = await conn.fetchval(queue.sql("cancel_job"), job_id)
     if done is None:
         status = await _status_of(conn, queue, job_id)
         raise ValueError(f"job {job_id} is {status}; only pending or failed jobs can be cancelled")

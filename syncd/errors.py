@@ -1,15 +1,14 @@
-"""The backoff schedule and the three kinds of job error.
+"""The kinds of job error, and the words an error leaves in `error_message`.
 
-Every handler failure ends up as exactly one of three outcomes, decided here and
-nowhere else: a *permanent* error fails the job at once, a *rate-limited* error
-reschedules it for the time the remote named without counting the attempt, and
-anything else is *retryable* and waits out the backoff schedule.
+Every handler failure ends up as exactly one of three kinds, decided here and
+nowhere else: a *permanent* error fails the job at once, a *snooze* (the remote
+asked us to wait: `RateLimited`) reschedules it for the time named without
+counting the attempt, and anything else is *retryable* and waits out the backoff
+schedule (backoff.py). outcomes.decide turns the kind into the job's outcome.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Sequence
 from datetime import datetime
 
 
@@ -25,27 +24,23 @@ class RetryableError(JobError):
     """A passing fault (network, timeout, 5xx, board lock, file not there yet)."""
 
 
-class RateLimited(JobError):
-    """The remote asked us to wait until `until`; the attempt does not count."""
+class Snooze(JobError):
+    """Run this job again at `until`, without counting this attempt.
 
-    def __init__(self, message: str, until: datetime) -> None:
-        super().__init__(message)
+    A handler may raise it, or return it (nothing went wrong: the job is just
+    not ready yet).
+    """
+
+    def __init__(self, until: datetime, message: str = "") -> None:
+        super().__init__(message or f"snoozed until {until.isoformat()}")
         self.until = until
 
 
-def backoff(attempt: int, delays: Sequence[float], jitter: float = 0.0) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based).
+class RateLimited(Snooze):
+    """The remote asked us to wait until `until`; the attempt does not count."""
 
-    The first failure waits ``delays[0]``; past the end of the list the last delay
-    repeats. ``jitter`` is a fraction: 0.1 spreads each delay by up to +-10 %, so a
-    burst of failures does not come back as a burst.
-    """
-    if not delays:
-        return 0.0
-    base = float(delays[min(max(attempt, 1), len(delays)) - 1])
-    if jitter <= 0:
-        return base
-    return max(0.0, base * (1.0 + random.uniform(-jitter, jitter)))
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(until, message)
 
 
 def describe(error: BaseException) -> str:
@@ -57,7 +52,7 @@ def describe(error: BaseException) -> str:
 
 
 class Kind:
-    """The three outcomes of a failed attempt."""
+    """The three kinds of failed attempt."""
 
     RETRYABLE = "retryable"
     PERMANENT = "permanent"
@@ -72,7 +67,7 @@ def classify(error: BaseException) -> str:
     passing fault never kills a job outright; a real bug still ends in `failed`
     once the attempts run out, with its message.
     """
-    if isinstance(error, RateLimited):
+    if isinstance(error, Snooze):
         return Kind.RATE_LIMITED
     if isinstance(error, PermanentError):
         return Kind.PERMANENT

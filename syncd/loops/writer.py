@@ -1,0 +1,160 @@
+"""The outcome writer: the one road from a decided outcome to its row and its log event.
+
+Every outcome (completed, retry, failed, snoozed, released, timed out) is handed
+to `submit` as a value (outcomes.decide) and written in batches, one statement
+per queue and batch (write_outcomes.sql): while one batch is on its way to the
+database the next one gathers, so a busy worker spends one round trip on many
+outcomes and an idle one writes each at once.
+
+A write is shielded from cancellation and retried through database outages: an
+outcome the worker has decided is never dropped (if the process dies first, the
+rescuer takes the job back). Only once written, or found fenced off, does the
+job leave the worker's holdings and is its event logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+
+from syncd import logs
+from syncd.backoff import Doubling, until_done
+from syncd.db import CONNECTION_ERRORS
+from syncd.errors import describe
+from syncd.job import Job
+from syncd.loops import Loop
+from syncd.loops.rescuer import Holdings
+from syncd.outcomes import COMPLETED, FAILED, RELEASED, SNOOZED, Outcome
+from syncd.queues import QUEUES, Queue, job_fields
+from syncd.store import Store, Written
+
+Batch = list[tuple[Job, Outcome]]
+
+
+class OutcomeWriter(Loop):
+    name = "writer"
+
+    def __init__(
+        self,
+        store: Store,
+        holdings: Holdings,
+        on_written: Callable[[Queue, datetime | None], None],
+    ) -> None:
+        """`on_written(queue, due_again)` hears of each outcome once written (or fenced)."""
+        self._store = store
+        self._holdings = holdings
+        self._on_written = on_written
+        self._log = logs.get()
+        self._waiting: dict[str, Batch] = {name: [] for name in QUEUES}
+        self._writing = 0  # outcomes on their way to the database
+        self._arrived = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def holding(self) -> int:
+        """Outcomes decided here and not written yet."""
+        return self._writing + sum(map(len, self._waiting.values()))
+
+    def submit(self, job: Job, outcome: Outcome) -> None:
+        """Hand over an attempt's outcome; it is written with the next batch."""
+        self._waiting[job.queue].append((job, outcome))
+        self._idle.clear()
+        self._arrived.set()
+
+    async def wait(self) -> None:
+        await self._arrived.wait()
+        self._arrived.clear()
+
+    async def run_once(self) -> None:
+        """Write whatever has gathered, one statement per queue."""
+        for name, batch in self._waiting.items():
+            if not batch:
+                continue
+            self._waiting[name] = []
+            self._writing += len(batch)
+            try:
+                await asyncio.shield(self._write(QUEUES[name], batch))
+            finally:
+                self._writing -= len(batch)
+        if self.holding == 0:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Until every decided outcome is written (shutdown, `--once`)."""
+        while self.holding:
+            self._arrived.set()
+            await self._idle.wait()
+
+    async def _write(self, queue: Queue, batch: Batch) -> None:
+        try:
+            written = await until_done(
+                lambda: self._store.write(queue, batch),
+                CONNECTION_ERRORS,
+                Doubling(0.1, 5.0),
+                lambda exc, delay: self._log.warning(
+                    "db.write_failed", error=describe(exc), retry_in_s=delay
+                ),
+            )
+        except asyncpg.PostgresError as exc:
+            # A row the database refuses (a constraint: another pending job of its
+            # entity, say) costs its own outcome only, not its batch's. It stays
+            # `processing` for the rescuer, as a job whose worker died would.
+            if len(batch) > 1:
+                for one in batch:
+                    await self._write(queue, [one])
+                return
+            [(job, _)] = batch
+            self._log.error("db.write_failed", **job_fields(job), error=describe(exc))
+            self._let_go(queue, batch, [None])
+            return
+        rows = [written.get((job.id, job.attempt)) for job, _ in batch]
+        for (job, outcome), row in zip(batch, rows, strict=True):
+            self._report(job, outcome, row)
+        self._let_go(queue, batch, rows)
+
+    def _let_go(self, queue: Queue, batch: Batch, rows: list[Written | None]) -> None:
+        # Only now, out of the holdings, may the worker hear of them: `--once`
+        # decides it is drained on that count, and the forgotten-job rescue
+        # spares what it holds.
+        self._holdings.discard(queue.name, [job.id for job, _ in batch])
+        for row in rows:
+            # A retry or snooze of ours is due again then, and no notification will say so.
+            due_again = row.next_retry if row is not None and row.status == "pending" else None
+            self._on_written(queue, due_again)
+
+    def _report(self, job: Job, outcome: Outcome, row: Written | None) -> None:
+        """The log event of one outcome, as the row took it."""
+        fields = job_fields(job)
+        if outcome.timed_out:
+            self._log.warning("job.timed_out", **fields, duration_ms=outcome.duration_ms)
+        if row is None:
+            # Our attempt was taken back (we were frozen or cut off past
+            # rescue_after) and the row belongs to a newer attempt now: leave it.
+            self._log.warning(
+                "job.fenced",
+                **fields,
+                error="outcome not written: the job was rescued from this worker",
+            )
+            return
+        # As the history entry says: a retry of a row with no attempts left
+        # (edited since the claim) was written as failed.
+        if row.outcome == RELEASED:
+            self._log.info("job.released", **fields)
+            return
+        fields["duration_ms"] = outcome.duration_ms
+        if row.outcome == COMPLETED:
+            self._log.info("job.completed", **fields)
+            return
+        fields["error"] = outcome.error
+        if row.outcome == FAILED or (row.outcome == "timed_out" and row.status == FAILED):
+            self._log.error("job.failed", **fields, permanent=outcome.permanent)
+        elif row.outcome == SNOOZED:
+            assert row.next_retry is not None
+            self._log.info("job.snoozed", **fields, next_retry=row.next_retry.isoformat())
+        else:
+            next_retry = row.next_retry.isoformat() if row.next_retry else None
+            self._log.warning("job.retry_scheduled", **fields, next_retry=next_retry)

@@ -1,0 +1,87 @@
+-- Write the outcomes of a batch of attempts by worker $1, every kind alike
+-- (completed, retry, failed, snoozed, released) in one round trip and one
+-- statement, as River's JobSetStateIfRunningMany does: one row per attempt in
+-- the arrays $2.., each with its own target.
+--
+-- Fenced: a row is written only while it is still this worker's attempt
+-- (worker_id, attempts, 'processing'), so a job rescued from a frozen worker
+-- keeps its newer attempt's outcome.
+--
+-- The attempt goes on the row's history in the same statement (attempts_log,
+-- SPEC §9): the newest 25 entries, newest last. Appending one at a time, dropping
+-- the oldest once there are 25 keeps it at 25 without unpacking the array.
+--
+-- A retry gives up (status 'failed') when the row has no attempts left: the row's
+-- own max_attempts decides, even if edited since the claim. Snoozes and releases
+-- give the attempt back. Times are the database's: a retry waits from the moment
+-- of the failure's write.
+--
+-- The second half recognises a write that already happened: when the reply to
+-- an earlier try of this same batch was lost, the rows are no longer ours and
+-- match nothing above, yet their newest history entry is this worker's, this
+-- attempt's, with this outcome. They come back with `already`, so the writer
+-- logs the outcome rather than a false job.fenced. A rescuer's entry says
+-- 'rescued', so a job truly taken back is never mistaken for one.
+WITH given AS (
+    SELECT *
+      FROM unnest($2::uuid[], $3::int[], $4::text[], $5::float8[], $6::timestamptz[],
+                  $7::text[], $8::float8[], $9::bool[])
+           AS g (id, attempt, kind, delay_s, until, error, duration_ms, timed_out)
+),
+written AS (
+    UPDATE {table} q
+       SET status = CASE
+                WHEN g.kind IN ('completed', 'failed') THEN g.kind
+                WHEN g.kind = 'retry' AND q.attempts >= q.max_attempts THEN 'failed'
+                ELSE 'pending' END,
+           attempts = CASE WHEN g.kind IN ('snoozed', 'released') THEN q.attempts - 1
+                           ELSE q.attempts END,
+           next_retry = CASE g.kind
+                WHEN 'completed' THEN q.next_retry
+                WHEN 'retry' THEN CASE WHEN q.attempts < q.max_attempts
+                                       THEN now() + make_interval(secs => g.delay_s) END
+                WHEN 'snoozed' THEN g.until
+                END,
+           completed_at = CASE
+                WHEN g.kind IN ('completed', 'failed') THEN now()
+                WHEN g.kind = 'retry' THEN CASE WHEN q.attempts >= q.max_attempts THEN now() END
+                ELSE q.completed_at END,
+           error_message = CASE g.kind
+                WHEN 'completed' THEN NULL
+                WHEN 'released' THEN q.error_message
+                ELSE g.error END,
+           worker_id = NULL,
+           attempts_log =
+                CASE WHEN jsonb_array_length(q.attempts_log) >= 25 THEN q.attempts_log - 0
+                     ELSE q.attempts_log END
+                || jsonb_strip_nulls(jsonb_build_object(
+                       'attempt', g.attempt,
+                       'at', now(),
+                       'outcome', CASE
+                            WHEN g.timed_out THEN 'timed_out'
+                            WHEN g.kind = 'retry' AND q.attempts >= q.max_attempts THEN 'failed'
+                            ELSE g.kind END,
+                       'error', g.error,
+                       'duration_ms', g.duration_ms,
+                       'worker', $1::uuid))
+      FROM given g
+     WHERE q.id = g.id
+       AND q.attempts = g.attempt
+       AND q.worker_id = $1
+       AND q.status = 'processing'
+    RETURNING q.id, g.attempt, q.status, q.next_retry, q.attempts_log -> -1 ->> 'outcome' AS outcome
+)
+SELECT id, attempt, status, next_retry, outcome, false AS already
+  FROM written
+UNION ALL
+SELECT q.id, g.attempt, q.status, q.next_retry, q.attempts_log -> -1 ->> 'outcome', true
+  FROM given g
+  -- One primary-key probe per row the update did not take (LIMIT keeps the
+  -- planner from turning it into a scan of the whole table).
+  CROSS JOIN LATERAL (SELECT * FROM {table} r WHERE r.id = g.id LIMIT 1) q
+ WHERE g.id NOT IN (SELECT id FROM written)
+   AND q.attempts_log -> -1 @> jsonb_build_object('worker', $1::uuid, 'attempt', g.attempt)
+   AND q.attempts_log -> -1 ->> 'outcome' = ANY (CASE
+            WHEN g.timed_out THEN ARRAY['timed_out']
+            WHEN g.kind = 'retry' THEN ARRAY['retry', 'failed']
+            ELSE ARRAY[g.kind] END)

@@ -1,0 +1,125 @@
+"""The queue statements, bound to one worker id: claim, write outcomes, rescue, prune.
+
+Every write of an attempt's outcome is fenced on (worker, attempt): it only lands
+while the row is still that worker's attempt. A worker that froze past
+`rescue_after` and wakes up finds its writes refused instead of overwriting the
+newer attempt's outcome.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import asyncpg
+
+from syncd import db
+from syncd.job import Job
+from syncd.outcomes import COMPLETED, FAILED, RELEASED, RETRY, SNOOZED, Outcome
+from syncd.queues import Queue
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What the database made of one outcome: the row's status and retry time."""
+
+    id: uuid.UUID
+    attempt: int
+    status: str
+    next_retry: datetime | None
+    outcome: str  # as its history entry says: completed, retry, failed, timed_out...
+    # Written by an earlier try of the same write whose reply was lost.
+    already: bool
+
+
+class Rescued(NamedTuple):
+    """A job taken back: the attempt as it was, the row's new status, and why."""
+
+    job: Job
+    status: str
+    error: str
+
+
+class Store:
+    def __init__(self, pool: asyncpg.Pool, worker_id: uuid.UUID) -> None:
+        self.pool = pool
+        self.worker_id = worker_id
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with db.clean_connection(self.pool) as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            return rows
+
+    async def _execute(self, sql: str, *args: Any) -> str:
+        async with db.clean_connection(self.pool) as conn:
+            status: str = await conn.execute(sql, *args)
+            return status
+
+    async def claim(self, queue: Queue, limit: int) -> list[Job]:
+        rows = await self._fetch(queue.claim, self.worker_id, limit)
+        # RETURNING has no order: run the claimed jobs in priority order.
+        rows.sort(key=lambda r: (-r["priority"], r["created_at"]))
+        return [queue.job(row) for row in rows]
+
+    async def write(
+        self, queue: Queue, batch: Sequence[tuple[Job, Outcome]]
+    ) -> dict[tuple[uuid.UUID, int], Written]:
+        """Write a batch of outcomes (write_outcomes.sql), keyed by (job id, attempt).
+
+        An attempt missing from the answer was fenced off: rescued from us.
+        """
+        rows = await self._fetch(
+            queue.sql("write_outcomes"),
+            self.worker_id,
+            [job.id for job, _ in batch],
+            [job.attempt for job, _ in batch],
+            [o.kind for _, o in batch],
+            [o.delay_s for _, o in batch],
+            [o.until for _, o in batch],
+            [o.error for _, o in batch],
+            [o.duration_ms for _, o in batch],
+            [o.timed_out for _, o in batch],
+        )
+        return {(r["id"], r["attempt"]): Written(**dict(r)) for r in rows}
+
+    # One outcome at a time, for operators' scripts and tests.
+
+    async def _one(self, queue: Queue, job: Job, outcome: Outcome) -> Written | None:
+        return (await self.write(queue, [(job, outcome)])).get((job.id, job.attempt))
+
+    async def complete(self, queue: Queue, jobs: list[Job]) -> set[uuid.UUID]:
+        written = await self.write(queue, [(job, Outcome(COMPLETED)) for job in jobs])
+        return {job_id for job_id, _ in written}
+
+    async def retry(self, queue: Queue, job: Job, delay: float, error: str) -> Written | None:
+        return await self._one(queue, job, Outcome(RETRY, error, delay_s=delay))
+
+    async def fail(self, queue: Queue, job: Job, error: str) -> Written | None:
+        return await self._one(queue, job, Outcome(FAILED, error, permanent=True))
+
+    async def snooze(self, queue: Queue, job: Job, until: datetime, why: str) -> Written | None:
+        return await self._one(queue, job, Outcome(SNOOZED, why, until=until))
+
+    async def release(self, queue: Queue, jobs: list[Job]) -> set[uuid.UUID]:
+        written = await self.write(queue, [(job, Outcome(RELEASED)) for job in jobs])
+        return {job_id for job_id, _ in written}
+
+    async def rescue(self, queue: Queue, rescue_after: float) -> list[Rescued]:
+        """Take back jobs of dead workers (rescue.sql)."""
+        rows = await self._fetch(queue.sql("rescue"), rescue_after, self.worker_id)
+        return [Rescued(queue.job(r), r["outcome"], r["error_message"]) for r in rows]
+
+    async def rescue_forgotten(
+        self, queue: Queue, claimed_before: datetime, held: Collection[uuid.UUID]
+    ) -> list[Rescued]:
+        """Take back jobs marked ours that we do not hold (rescue_forgotten.sql)."""
+        sql = queue.sql("rescue_forgotten")
+        rows = await self._fetch(sql, claimed_before, self.worker_id, list(held))
+        return [Rescued(queue.job(r), r["outcome"], r["error_message"]) for r in rows]
+
+    async def prune(self, queue: Queue, status: str, older_than: float, batch: int) -> int:
+        result = await self._execute(queue.sql("prune"), status, older_than, batch)
+        return int(result.split()[-1])
