@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "action", choices=["check", "show"], help="check: validate; show: print, secrets redacted"
     )
 
-    from syncd.handlers.monday.commands import add_commands
+    from syncd.handlers.monday.command_line import add_commands
 
     add_commands(monday_commands.add_parser(sub, Parser))
 
@@ -481,9 +481,11 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_monday(settings: Settings, args: argparse.Namespace) -> int:
     # backfill, reconcile and webhooks carry their own function (handlers/monday/commands.py).
-    own: Callable[[Settings, argparse.Namespace], int] | None = getattr(args, "monday_run", None)
+    own: str | None = getattr(args, "monday_run", None)
     if own is not None:
-        return own(settings, args)
+        from syncd.handlers.monday.commands import RUN
+
+        return RUN[own](settings, args)
 
     async def work(conn: asyncpg.Connection) -> int:
         print(await monday_commands.run(conn, args))

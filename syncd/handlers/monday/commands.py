@@ -1,7 +1,8 @@
 """`syncd monday backfill|reconcile|webhooks`: the CRM commands (SPEC §11).
 
-`add_commands` puts them under the ``monday`` command group of `syncd.cli`; each sets
-``monday_run``, the function the group dispatches to. Every call to monday goes
+Their arguments are declared in `command_line.py`, which `syncd.cli` imports for every
+command; this module, which loads the monday client, only when one of them runs
+(`RUN` maps the name the parser sets to its function). Every call to monday goes
 through the same paced `MondayClient` as the daemon's, with its shared pause.
 """
 
@@ -27,45 +28,6 @@ from syncd.handlers.monday.settings import EntityMapping, MondaySettings
 
 if TYPE_CHECKING:
     from syncd.config import Settings
-
-
-def add_commands(group: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    bf = group.add_parser(
-        "backfill",
-        help="adopt the items already on an entity type's board, and push what differs",
-        description=(
-            "Page through the board, pair each row with its item (key column, then the "
-            "entity's `match` field), record the pairs, fill the key column of adopted "
-            "items and enqueue only what differs, at a low priority. Duplicates are "
-            "reported and left alone. Run with --dry-run first to read the plan."
-        ),
-    )
-    bf.add_argument("entity_type")
-    bf.add_argument("--where", metavar="SQL", help="only the rows matching this SQL condition")
-    bf.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    bf.add_argument("--json", action="store_true", help="the plan as one JSON object")
-    bf.add_argument(
-        "--priority", type=int, default=None, help="of the jobs enqueued (default: -10)"
-    )
-    bf.set_defaults(monday_run=cmd_backfill)
-
-    rc = group.add_parser(
-        "reconcile",
-        help="compare the board with the rows and enqueue what drifted",
-        description=(
-            "Compare every linked row with its item, log each difference as monday.drift "
-            "and enqueue the push or pull that repairs it. One process at a time."
-        ),
-    )
-    rc.add_argument("entity_type", nargs="?", help="default: every mapped entity type")
-    rc.add_argument("--dry-run", action="store_true", help="report the drift, enqueue nothing")
-    rc.add_argument("--json", action="store_true", help="one JSON object per entity type")
-    rc.set_defaults(monday_run=cmd_reconcile)
-
-    wh = group.add_parser("webhooks", help="install, list or remove the boards' webhooks")
-    wh.add_argument("action", choices=["install", "list", "remove"])
-    wh.add_argument("--entity", metavar="ENTITY_TYPE", help="only this entity type's board")
-    wh.set_defaults(monday_run=cmd_webhooks)
 
 
 # -- the commands ------------------------------------------------------------------------
@@ -335,3 +297,10 @@ def _with_monday(
         return asyncio.run(go())
     except ValueError as exc:  # a token or secret file that cannot be read
         raise UserError(str(exc)) from None
+
+
+RUN: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "backfill": cmd_backfill,
+    "reconcile": cmd_reconcile,
+    "webhooks": cmd_webhooks,
+}
