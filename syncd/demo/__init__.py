@@ -206,6 +206,10 @@ async def _play(workspace: Workspace, show: Show, stack: contextlib.AsyncExitSta
     daemon.start()
     finished = await _work_off(conn, daemon, show, fake)
     if finished:
+        # The board's calls for syncd's last pushes may still be on their way: the
+        # count below includes them.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fake.webhooks.idle(), 5)
         say(
             f"webhook calls: {receiver.stats['events']}; echoes of syncd's own pushes "
             f"(no job): {receiver.stats['echoes']}; to_npd jobs: {receiver.stats['enqueued']}"
