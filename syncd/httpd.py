@@ -18,22 +18,12 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from syncd.config import parse_listen  # where [http] listen is checked
 from syncd.metrics import Metrics, QueueSnapshot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # A scrape or a readiness probe never waits longer than this on the database.
 DB_TIMEOUT = 2.0
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """'127.0.0.1:9187', '[::1]:9187' or ':9187' (every address) -> (host, port).
-
-    Port 0 asks for any free port (tests)."""
-    host, sep, port = listen.strip().rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f"expected HOST:PORT, got {listen!r}")
-    host = host.strip("[]")
-    return host or "0.0.0.0", int(port)
 
 
 class Endpoints:

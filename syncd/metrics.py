@@ -15,7 +15,8 @@ one, so tests (and two workers in one process) never share counters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -102,7 +103,14 @@ class Metrics:
             "Document extractor processes replaced (crashed, killed, recycled)",
             registry=r,
         )
+        self.monday_drift = Gauge(
+            "syncd_monday_drift",
+            "Items found differing from their rows at the last drift reconciliation",
+            ["entity_type"],
+            registry=r,
+        )
         self._snapshot = _Snapshot()
+        self._refreshers: list[Callable[[], Awaitable[None]]] = []
         r.register(self._snapshot)
 
     def outcomes(self, queue: str, finished: Iterable[tuple[str, str, float | None]]) -> None:
@@ -118,6 +126,20 @@ class Metrics:
     def watch(self, gauge: Gauge, read: Callable[[], float]) -> None:
         """Read `gauge`'s value from `read` at every scrape."""
         gauge.set_function(read)
+
+    def refresh_with(self, refresh: Callable[[], Awaitable[None]]) -> None:
+        """Run `refresh` before every scrape: for gauges whose value lives in the
+        database (a monday pause, the last reconcile's drift), so it is read only
+        when someone looks."""
+        self._refreshers.append(refresh)
+
+    async def refresh(self) -> None:
+        """Every refresher at once; one that fails leaves its gauges as they were."""
+        if self._refreshers:
+            done = await asyncio.gather(*(r() for r in self._refreshers), return_exceptions=True)
+            for result in done:
+                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                    raise result
 
     def render(self, queues: Mapping[str, QueueSnapshot]) -> bytes:
         """The text exposition format, with this scrape's queue snapshot."""
