@@ -18,7 +18,9 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from syncd import logs
 from syncd.config import parse_listen  # where [http] listen is checked
+from syncd.errors import describe
 from syncd.metrics import Metrics, QueueSnapshot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -62,9 +64,10 @@ class Endpoints:
     async def _scrape(self, request: web.Request) -> web.Response:
         try:
             queues = await asyncio.wait_for(self._snapshot(), DB_TIMEOUT)
-        except Exception:
+        except Exception as exc:
             # The process's own counters still count; the queue figures are left
             # out rather than made up, and syncd_listener_connected tells why.
+            logs.get().debug("metrics.read_failed", error=describe(exc))
             queues = {}
         body = self._metrics.render(queues)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

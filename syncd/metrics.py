@@ -25,6 +25,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from syncd import logs
+from syncd.errors import describe
+
 # Job durations: from a no-op (well under a millisecond) to a long extraction.
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -183,7 +186,11 @@ class Metrics:
         if self._refreshers:
             done = await asyncio.gather(*(r() for r in self._refreshers), return_exceptions=True)
             for result in done:
-                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                if isinstance(result, Exception):
+                    # Debug only: during an outage every scrape would say it again,
+                    # and /readyz and syncd_listener_connected already tell.
+                    logs.get().debug("metrics.read_failed", error=describe(result))
+                elif isinstance(result, BaseException):
                     raise result
 
     def render(self, queues: Mapping[str, QueueSnapshot]) -> bytes:
