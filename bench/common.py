@@ -132,6 +132,8 @@ def start_daemon(
         "SYNCD_DATABASE__URL": url,
         "SYNCD_LOG__LEVEL": "warning",
         "SYNCD_LOG__FORMAT": "json",
+        # No HTTP listener unless a bench asks: two daemons would share its port.
+        "SYNCD_HTTP__LISTEN": "",
     }
     return start_worker(["-m", "syncd", "run"], times_file, stdout=stdout, **{**defaults, **env})
 

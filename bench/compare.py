@@ -10,7 +10,11 @@ the figures reported are the medians over the rounds. Every system is one
 worker process with a no-op handler that notes when each job started
 (bench/noop.py, bench/peers/), started the way its users start it:
 
-    syncd          `syncd run`, daemon and sync queue concurrency 10
+    syncd          `syncd run`, daemon and sync queue concurrency 10, metrics off
+                   (SYNCD_HTTP__LISTEN="")
+    syncd_metrics  the same with `[http] listen` on and a scraper GETting /metrics
+                   every second throughout: the metrics' cost is the difference
+                   (printed under the table; SPEC §10 allows 5 %)
     pgqueuer       pgqueuer 1.6's QueueManager with its defaults (entrypoint
                    concurrency_limit 0, batch 10), on uvloop as `pgq run` runs it
     pgqueuer_c10   the same with the entrypoint's concurrency_limit=10
@@ -57,11 +61,14 @@ import contextlib
 import json
 import math
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -92,7 +99,7 @@ from latency import INSERT  # type: ignore[import-not-found]
 from syncd.queues import SYNC_QUEUE
 
 CONCURRENCY = 10
-SYSTEMS = ("syncd", "pgqueuer", "pgqueuer_c10", "procrastinate", "ceiling")
+SYSTEMS = ("syncd", "syncd_metrics", "pgqueuer", "pgqueuer_c10", "procrastinate", "ceiling")
 # Jobs per claim and per outcome statement in the ceiling drain.
 CEILING_BATCH = 100
 WORKLOADS = ("throughput", "latency", "idle")
@@ -125,11 +132,25 @@ class System(Protocol):
 
 
 class Syncd:
-    name = "syncd"
     tables: tuple[str, ...] = ("sync_queue",)
     unfinished_sql = (
         "SELECT EXISTS (SELECT 1 FROM sync_queue WHERE status IN ('pending', 'processing'))"
     )
+
+    def __init__(self, name: str, metrics: bool) -> None:
+        self.name = name
+        self.metrics = metrics
+        self.scrapes = 0  # /metrics answers during the last run
+
+    def _scrape(self, worker: subprocess.Popen[bytes], url: str) -> None:
+        """GET /metrics every second while the worker runs, as Prometheus would."""
+        self.scrapes = 0
+        while worker.poll() is None:
+            # OSError: not listening yet, or stopping.
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as answer:
+                answer.read()
+                self.scrapes += 1
+            time.sleep(1.0)
 
     def create(self, admin: str, database: str) -> str:
         url: str = fresh_database(admin, database)
@@ -151,14 +172,27 @@ class Syncd:
             await conn.close()
 
     def start(self, url: str, times: str) -> subprocess.Popen[bytes]:
+        listen = f"127.0.0.1:{free_port()}" if self.metrics else ""
         worker: subprocess.Popen[bytes] = start_daemon(
             url,
             times,
             stdout=sys.stderr,
             SYNCD_DAEMON__CONCURRENCY=str(CONCURRENCY),
             SYNCD_QUEUES__SYNC__CONCURRENCY=str(CONCURRENCY),
+            SYNCD_HTTP__LISTEN=listen,
         )
+        if self.metrics:
+            scraper = threading.Thread(
+                target=self._scrape, args=(worker, f"http://{listen}/metrics"), daemon=True
+            )
+            scraper.start()
         return worker
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Pgqueuer:
@@ -282,7 +316,8 @@ class Procrastinate:
 
 def all_systems() -> dict[str, System]:
     return {
-        "syncd": Syncd(),
+        "syncd": Syncd("syncd", metrics=False),
+        "syncd_metrics": Syncd("syncd_metrics", metrics=True),
         "pgqueuer": Pgqueuer("pgqueuer", 0),
         "pgqueuer_c10": Pgqueuer("pgqueuer_c10", CONCURRENCY),
         "procrastinate": Procrastinate(),
@@ -555,6 +590,7 @@ ROWS = [
     ("idle_xacts_per_10s", "idle transactions / 10 s", 1),
     ("idle_cpu_s", "idle CPU s / 10 s", 3),
     ("startup_xacts", "start-up transactions", 0),
+    ("metrics_scrapes", "/metrics scrapes in the run", 0),
 ]
 
 
@@ -635,7 +671,10 @@ def main() -> None:
                     database = f"compare_{name}_{workload}"
                     try:
                         if workload == "throughput":
-                            record(name, throughput(system, admin, database, args.jobs))
+                            figures = throughput(system, admin, database, args.jobs)
+                            if isinstance(system, Syncd) and system.metrics:
+                                figures["metrics_scrapes"] = system.scrapes
+                            record(name, figures)
                         elif workload == "latency":
                             gap = args.gap_ms / 1000
                             record(name, latency(system, admin, database, args.count, gap))
@@ -653,6 +692,9 @@ def main() -> None:
         share = ceiling_share(results)
         if share is not None:
             results["syncd"]["ceiling_share"] = round(share, 3)
+        cost = metrics_cost(results)
+        if cost is not None:
+            results["syncd_metrics"]["metrics_cost"] = round(cost, 4)
         print(json.dumps(results))
     else:
         print(
@@ -663,6 +705,18 @@ def main() -> None:
         share = ceiling_share(results)
         if share is not None:
             print(f"syncd reaches {share:.0%} of the two-connection ceiling")
+        cost = metrics_cost(results)
+        if cost is not None:
+            print(f"metrics on cost {cost:.1%} of syncd's throughput (medians; target <= 5 %)")
+
+
+def metrics_cost(results: dict[str, dict[str, Any]]) -> float | None:
+    """The share of throughput lost with metrics on and scraped, when both ran."""
+    off, on = results.get("syncd", {}), results.get("syncd_metrics", {})
+    if "throughput_jobs_s" not in off or "throughput_jobs_s" not in on:
+        return None
+    cost: float = 1 - on["throughput_jobs_s"] / off["throughput_jobs_s"]
+    return cost
 
 
 def ceiling_share(results: dict[str, dict[str, Any]]) -> float | None:

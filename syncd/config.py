@@ -167,6 +167,32 @@ class LogSettings(Section):
         return data
 
 
+def parse_listen(listen: str) -> tuple[str, int]:
+    """'127.0.0.1:9187', '[::1]:9187' or ':9187' (every address) -> (host, port).
+
+    Port 0 asks for any free port (tests)."""
+    host, sep, port = listen.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {listen!r}")
+    host = host.strip("[]")
+    return host or "0.0.0.0", int(port)
+
+
+class HttpSettings(Section):
+    """[http]: the daemon's own listener, for /metrics, /healthz, /readyz (SPEC §10)
+    and the handlers' routes (monday's webhooks)."""
+
+    # Empty: no listener at all.
+    listen: str = "127.0.0.1:9187"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value.strip():
+            parse_listen(value)
+        return value.strip()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SYNCD_",
@@ -189,6 +215,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     # Where the settings came from, for `config show`; not a setting itself.
     source: str | None = Field(default=None, exclude=True)

@@ -18,22 +18,14 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
+from syncd import logs
+from syncd.config import parse_listen  # where [http] listen is checked
+from syncd.errors import describe
 from syncd.metrics import Metrics, QueueSnapshot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # A scrape or a readiness probe never waits longer than this on the database.
 DB_TIMEOUT = 2.0
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """'127.0.0.1:9187', '[::1]:9187' or ':9187' (every address) -> (host, port).
-
-    Port 0 asks for any free port (tests)."""
-    host, sep, port = listen.strip().rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f"expected HOST:PORT, got {listen!r}")
-    host = host.strip("[]")
-    return host or "0.0.0.0", int(port)
 
 
 class Endpoints:
@@ -72,9 +64,10 @@ class Endpoints:
     async def _scrape(self, request: web.Request) -> web.Response:
         try:
             queues = await asyncio.wait_for(self._snapshot(), DB_TIMEOUT)
-        except Exception:
+        except Exception as exc:
             # The process's own counters still count; the queue figures are left
             # out rather than made up, and syncd_listener_connected tells why.
+            logs.get().debug("metrics.read_failed", error=describe(exc))
             queues = {}
         body = self._metrics.render(queues)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

@@ -39,6 +39,7 @@ import asyncpg
 from syncd import db, logs, loops, outcomes, queries, reload, systemd
 from syncd.backoff import Doubling, pause, until_done
 from syncd.config import Settings
+from syncd.daemon_http import DaemonHttp
 from syncd.errors import PermanentError, describe
 from syncd.handlers import Context, Registry
 from syncd.job import Job
@@ -49,6 +50,7 @@ from syncd.loops.pruner import Pruner
 from syncd.loops.rescuer import Holdings, Rescuer
 from syncd.loops.watchdog import Watchdog
 from syncd.loops.writer import OutcomeWriter
+from syncd.metrics import Metrics
 from syncd.outcomes import RELEASED, Outcome, RetryPolicy
 from syncd.queues import QUEUES, Queue, job_fields
 from syncd.slots import QueueState, Slots
@@ -90,6 +92,8 @@ class Worker:
         self._notifier = systemd.Notifier()
         self._store: Store | None = None
         self._failed = False  # a side loop died: exit 1 so systemd restarts us
+        self.metrics = Metrics()
+        self._http: DaemonHttp | None = None
 
     def stop(self) -> None:
         """Stop claiming and shut down gracefully (SIGTERM, SIGINT)."""
@@ -160,15 +164,18 @@ class Worker:
     async def _serve(self) -> None:
         assert self._pool is not None
         self._store = store = Store(self._pool, self.id)
-        self._writer = OutcomeWriter(store, self.holdings, self._written)
+        count = self.metrics.outcomes if self.settings.http.listen else None
+        self._writer = OutcomeWriter(store, self.holdings, self._written, count)
         heartbeat = Heartbeat(
             self.settings, self.id, self._pool, self._listener, self.holdings.count
         )
         await heartbeat.beat()
         await self.registry.start(self._pool)
-        rescuer = Rescuer(self.settings, store, self.holdings, self._due)
+        rescuer = Rescuer(self.settings, store, self.holdings, self._due, count)
         self._poller = Poller(self.settings, store, self._listener, rescuer, self._due)
         await self._poller.run_once()  # rescue what a dead predecessor left before claiming
+        if self.settings.http.listen and not await self._serve_http():
+            return
         watchdog = Watchdog(self._notifier, self._listener, self.slots)
         side: list[loops.Loop] = [self._listener, self._poller, heartbeat, self._writer, watchdog]
         if not self.once:
@@ -177,6 +184,21 @@ class Worker:
         self._notifier.ready()
         self.log.info("daemon.ready", listen=self.settings.database.listen)
         await self._fetch()
+
+    async def _serve_http(self) -> bool:
+        """Start /metrics, /healthz, /readyz and the handlers' routes; False if it cannot."""
+        assert self._pool is not None
+        self._http = DaemonHttp(self.settings, self.metrics, self._pool, self._listener, self.slots)
+        try:
+            await self._http.start(self.registry)
+        except OSError as exc:  # the port is taken, or the address is not ours
+            self.log.error("http.failed", listen=self.settings.http.listen, error=describe(exc))
+            self._http, self._failed = None, True
+            return False
+        self.log.info(
+            "http.listening", listen=f"{self._http.endpoints.host}:{self._http.endpoints.port}"
+        )
+        return True
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and not self._stop.is_set():
@@ -210,6 +232,11 @@ class Worker:
         # process from exiting; systemd would kill it at TimeoutStopSec instead.
         for task in await loops.stop(self._loops, STOP_STEP_TIMEOUT):
             self.log.warning("daemon.stop_slow", step=f"the {task.get_name()} loop")
+        if self._http is not None:
+            try:
+                await asyncio.wait_for(self._http.stop(), timeout=STOP_STEP_TIMEOUT)
+            except TimeoutError:
+                self.log.warning("daemon.stop_slow", step="the HTTP listener")
         try:
             await asyncio.wait_for(self.registry.stop(), timeout=STOP_STEP_TIMEOUT)
         except Exception as exc:  # TimeoutError, or a service's own failure

@@ -103,6 +103,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "database": {"url": database_url, "pool_size": 5},
         "daemon": {"poll_interval": 5, "rescue_after": 3, "shutdown_grace": 5},
         "log": {"level": "debug", "format": "json"},
+        # No HTTP listener unless a test asks: daemons of one run would share a port.
+        "http": {"listen": ""},
     }
     config._deep_update(base, overrides)
     return Settings(**base)

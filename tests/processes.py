@@ -41,6 +41,7 @@ class Daemon:
             "SYNCD_LOG__LEVEL": "info",
             "SYNCD_DAEMON__RESCUE_AFTER": "3",
             "SYNCD_DAEMON__POLL_INTERVAL": "5",
+            "SYNCD_HTTP__LISTEN": "",  # daemons of one run would share a port
             **env,
         }
         environ.pop("SYNCD_CONFIG", None)

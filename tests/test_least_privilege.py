@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -199,6 +200,7 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
         monday=readme_mapping(fake),
         documents={"storage_root": str(storage)},
         retry={"delays": [0.5]},
+        http={"listen": "127.0.0.1:0"},
     )
     # As the host application's owner: rows to work on, and what a dead worker and
     # old jobs left behind, for the rescue and retention.
@@ -305,6 +307,16 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
             )
             await wait_status(conn, missing, "failed")
 
+            # A scrape and a readiness probe: the queue snapshot, the monday pause and
+            # drift are read as the runtime role (a refused read logs metrics.read_failed).
+            [listening] = events(logs, "http.listening")
+            base = f"http://{listening['listen']}"
+            async with aiohttp.ClientSession() as session:
+                async with session.get(base + "/readyz") as ready:
+                    assert ready.status == 200, await ready.text()
+                async with session.get(base + "/metrics") as scrape:
+                    scraped = await scrape.text()
+
     assert (await job_row(conn, orphan, DOCUMENTS))["attempts"] == 2
     assert events(logs, "job.rescued")
     assert (await job_row(conn, retried, DOCUMENTS))["attempts"] == 2
@@ -326,6 +338,8 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
     assert (await job_row(conn, snoozed))["attempts"] == 1 and events(logs, "job.snoozed")
     # A clean stop forgets the worker.
     assert await conn.fetchval("SELECT count(*) FROM syncd_workers") == 0
+    assert 'syncd_queue_jobs{queue="sync",status="failed"} 1.0' in scraped
+    assert "syncd_monday_paused_seconds" in scraped
     refused = [e for e in logs if "permission denied" in json.dumps(e, default=str)]
     assert not refused
     for name in ("claim.failed", "daemon.loop_died", "db.write_failed", "pruner.failed"):

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 import pytest
 
-from syncd.httpd import Endpoints, parse_listen
+from syncd.config import parse_listen
+from syncd.httpd import Endpoints
 from syncd.metrics import Metrics, QueueSnapshot
 
 

@@ -242,49 +242,56 @@ async def test_install_list_and_remove_manage_the_boards_webhooks(
 async def test_a_person_edits_an_item_and_the_crm_row_follows(
     fake: FakeMonday, database_url: str, pool: asyncpg.Pool, conn: asyncpg.Connection
 ) -> None:
-    """End to end: webhooks installed on the fake, a daemon, and a person's edit."""
-    monday = MondaySettings(**hooks_config(fake))
-    async with receiving(monday, pool) as base:
-        settings = daemon_settings(
-            database_url,
-            fake,
-            webhooks={"path": PATH, "signing_secret": SECRET, "public_url": base},
-        )
-        client = MondayClient(settings.monday, pauses=MemoryPauses())
-        await client.start(None)
-        try:
-            await commands.install(pool, client, settings.monday, settings.monday.entities)
-        finally:
-            await client.stop()
-        registry = Registry()
-        install(registry, settings)
-        contact = await add_contact(conn, title="Countess")
-        with capture_logs() as logs:
-            async with running_worker(settings, registry):
-                await conn.execute(
-                    "INSERT INTO sync_queue (entity_type, entity_id) VALUES ('contact', $1)",
-                    contact,
-                )
-                item = await wait_for(lambda: _item_on_board(fake))
-                await wait_for(lambda: _linked(conn, contact))
-                await fake.webhooks.idle()
-                # syncd's own create came back as a webhook, and was not a job.
-                assert await to_npd_jobs(conn) == []
+    """End to end through the daemon's own HTTP listener: webhooks installed on the
+    fake, pointing at it, and a person's edit."""
+    settings = daemon_settings(
+        database_url, fake, webhooks={"path": PATH, "signing_secret": SECRET}
+    )
+    settings.http.listen = "127.0.0.1:0"
+    registry = Registry()
+    install(registry, settings)
+    contact = await add_contact(conn, title="Countess")
+    with capture_logs() as logs:
+        async with running_worker(settings, registry):
+            [listening] = await wait_for(lambda: _events(logs, "http.listening"))
+            base = f"http://{listening['listen']}"
+            monday = MondaySettings(**hooks_config(fake, public_url=base))
+            client = MondayClient(monday, pauses=MemoryPauses())
+            await client.start(None)
+            try:
+                await commands.install(pool, client, monday, monday.entities)
+            finally:
+                await client.stop()
+            # The fake sent the challenge first, and the daemon answered it.
+            assert all(d.url == base + PATH for d in fake.webhooks.delivered)
+            await conn.execute(
+                "INSERT INTO sync_queue (entity_type, entity_id) VALUES ('contact', $1)",
+                contact,
+            )
+            item = await wait_for(lambda: _item_on_board(fake))
+            await wait_for(lambda: _linked(conn, contact))
+            await fake.webhooks.idle()
+            # syncd's own create came back as a webhook, and was not a job.
+            assert await to_npd_jobs(conn) == []
 
-                started = time.monotonic()
-                fake.boards.change_values(
-                    CONTACTS_BOARD, item.id, json.dumps({"text_title": "Queen of Numbers"})
-                )
-                await wait_for(lambda: _title_is(conn, contact, "Queen of Numbers"), timeout=10)
-                took = time.monotonic() - started
-                await fake.webhooks.idle()
-                await wait_for(lambda: _all_done(conn))
-        print(f"monday edit to CRM row: {took * 1000:.0f} ms")
+            started = time.monotonic()
+            fake.boards.change_values(
+                CONTACTS_BOARD, item.id, json.dumps({"text_title": "Queen of Numbers"})
+            )
+            await wait_for(lambda: _title_is(conn, contact, "Queen of Numbers"), timeout=10)
+            took = time.monotonic() - started
+            await fake.webhooks.idle()
+            await wait_for(lambda: _all_done(conn))
+    print(f"monday edit to CRM row: {took * 1000:.0f} ms")
     assert events(logs, "monday.echo_suppressed")
     jobs = await to_npd_jobs(conn)
     assert len(jobs) == 1 and jobs[0]["status"] == "completed"
     # The pull left the item as it was: nothing echoed back to monday.
     assert fake.boards.item(item.id).values["text_title"] == "Queen of Numbers"
+
+
+async def _events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return events(logs, name)
 
 
 async def _item_on_board(fake: FakeMonday) -> Any:

@@ -24,8 +24,10 @@ from syncd.queues import QUEUES
 
 if TYPE_CHECKING:
     import asyncpg
+    from aiohttp import web
 
     from syncd.config import Settings
+    from syncd.metrics import Metrics
 
 ENTRY_POINT_GROUP = "syncd.handlers"
 # What a plugin needs, from one place: the job and the queue names.
@@ -34,11 +36,13 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "SYNC",
     "Context",
+    "Gauges",
     "Handler",
     "Installer",
     "Job",
     "PluginError",
     "Registry",
+    "Routes",
     "Service",
     "load",
 ]
@@ -79,6 +83,11 @@ class Service(Protocol):
 
 
 Installer = Callable[["Registry", "Settings"], None]
+# Called once the pool is open, when the daemon serves HTTP ([http] listen):
+# a handler's routes on the daemon's listener (monday's webhooks), and its gauges
+# (Metrics.watch, Metrics.refresh_with).
+Routes = Callable[["web.Application", "asyncpg.Pool"], None]
+Gauges = Callable[["Metrics", "asyncpg.Pool"], None]
 
 
 class PluginError(Exception):
@@ -89,6 +98,8 @@ class Registry:
     def __init__(self) -> None:
         self._handlers: dict[tuple[str, str], Handler] = {}
         self.services: list[Service] = []
+        self.routes: list[Routes] = []
+        self.gauges: list[Gauges] = []
 
     def add(self, queue: str, kind: str, handler: Handler) -> None:
         if queue not in QUEUES:
@@ -98,6 +109,14 @@ class Registry:
 
     def add_service(self, service: Service) -> None:
         self.services.append(service)
+
+    def add_routes(self, routes: Routes) -> None:
+        """Routes for the daemon's HTTP listener; mounted before it starts."""
+        self.routes.append(routes)
+
+    def add_gauges(self, gauges: Gauges) -> None:
+        """Metrics of a handler's own, hooked into the daemon's /metrics."""
+        self.gauges.append(gauges)
 
     def kinds(self, queue: str) -> list[str]:
         return sorted(kind for q, kind in self._handlers if q == queue)

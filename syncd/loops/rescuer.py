@@ -80,7 +80,10 @@ class Rescuer:
         store: Store,
         holdings: Holdings,
         on_due: Callable[[str], None],
+        count: Callable[[str, list[tuple[str, str, float | None]]], None] | None = None,
     ) -> None:
+        """`count` hears of each queue's rescues, for the metrics (Metrics.outcomes)."""
+        self._count = count
         self._rescue_after = settings.daemon.rescue_after
         self._store = store
         self._holdings = holdings
@@ -125,5 +128,7 @@ class Rescuer:
                 self._log.warning("job.rescued", **job_fields(job, status=status, error=message))
             if rescued:
                 self._on_due(queue.name)
+                if self._count is not None:
+                    self._count(queue.name, [(queue.kind(r.job), "rescued", None) for r in rescued])
             taken += rescued
         return taken

@@ -32,6 +32,19 @@ from syncd.queues import QUEUES, Queue, job_fields
 from syncd.store import Store, Written
 
 Batch = list[tuple[Job, Outcome]]
+# (queue, [(kind, outcome as in attempts_log, seconds or None)]): Metrics.outcomes.
+Counted = Callable[[str, list[tuple[str, str, float | None]]], None]
+
+
+def _counted(
+    queue: Queue, batch: Batch, rows: list[Written | None]
+) -> list[tuple[str, str, float | None]]:
+    # A fenced outcome (row None) was never written: the newer attempt counts.
+    return [
+        (queue.kind(job), row.outcome, None if o.duration_ms is None else o.duration_ms / 1000)
+        for (job, o), row in zip(batch, rows, strict=True)
+        if row is not None
+    ]
 
 
 class OutcomeWriter(Loop):
@@ -42,9 +55,12 @@ class OutcomeWriter(Loop):
         store: Store,
         holdings: Holdings,
         on_written: Callable[[Queue, datetime | None], None],
+        count: Counted | None = None,
     ) -> None:
-        """`on_written(queue, due_again)` hears of each outcome once written (or fenced)."""
+        """`on_written(queue, due_again)` hears of each outcome once written (or fenced);
+        `count` of each batch written, for the metrics (Metrics.outcomes)."""
         self._store = store
+        self._count = count
         self._holdings = holdings
         self._on_written = on_written
         self._log = logs.get()
@@ -114,6 +130,8 @@ class OutcomeWriter(Loop):
         rows = [written.get((job.id, job.attempt)) for job, _ in batch]
         for (job, outcome), row in zip(batch, rows, strict=True):
             self._report(job, outcome, row)
+        if self._count is not None:
+            self._count(queue.name, _counted(queue, batch, rows))
         self._let_go(queue, batch, rows)
 
     def _let_go(self, queue: Queue, batch: Batch, rows: list[Written | None]) -> None:

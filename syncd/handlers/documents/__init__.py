@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from syncd.config import Settings
     from syncd.handlers import Registry
+    from syncd.handlers.documents.pool import ExtractorPool
+    from syncd.metrics import Metrics
 
 OPERATION = "extract"
 
@@ -30,7 +32,12 @@ def install(registry: Registry, settings: Settings) -> None:
 
     extractors = ExtractorPool(settings.documents, size=extractor_count(settings))
     registry.add_service(extractors)
+    registry.add_gauges(lambda metrics, _: _count_restarts(extractors, metrics))
     registry.add(DOCUMENTS, OPERATION, Extract(settings.documents, extractors))
+
+
+def _count_restarts(extractors: ExtractorPool, metrics: Metrics) -> None:
+    extractors.on_retire = metrics.extractor_restarts.inc
 
 
 def extractor_count(settings: Settings) -> int:

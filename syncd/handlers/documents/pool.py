@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +117,8 @@ class ExtractorPool:
         self._reaping: set[asyncio.Future[int]] = set()
         self._warming: asyncio.Future[list[None]] | None = None
         self._stopped = False
+        # Hears of every process replaced (syncd_extractor_restarts_total).
+        self.on_retire: Callable[[], None] = lambda: None
 
     async def start(self, pool: asyncpg.Pool | None = None) -> None:
         """Start every process, in the background.
@@ -255,6 +257,7 @@ class ExtractorPool:
     def _retire(self, process: _Process) -> None:
         process.kill()
         self._processes.discard(process)
+        self.on_retire()
         # Reap it in the background: a killed process is gone within milliseconds,
         # and nobody should wait for that on a job's time.
         task = asyncio.ensure_future(process.proc.wait())

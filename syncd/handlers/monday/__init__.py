@@ -10,6 +10,7 @@ Importing this package imports nothing else: `syncd config check` reads the
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 def install(registry: Registry, settings: Settings) -> None:
     """Register a sync handler for each configured entity type (none: nothing to do)."""
     from syncd.handlers import SYNC
+    from syncd.handlers.monday import gauges
     from syncd.handlers.monday.client import MondayClient
     from syncd.handlers.monday.handler import MondaySync
 
@@ -28,6 +30,9 @@ def install(registry: Registry, settings: Settings) -> None:
         return
     client = MondayClient(monday)
     registry.add_service(client)
+    registry.add_gauges(functools.partial(gauges.watch, client))
+    if monday.webhooks is not None:
+        registry.add_routes(functools.partial(gauges.receive_webhooks, monday))
     for entity_type, mapping in monday.entities.items():
         registry.add(SYNC, entity_type, MondaySync(entity_type, mapping, client))
     if monday.reconcile.every is not None:

@@ -38,7 +38,7 @@ from pydantic import SecretStr
 from syncd.errors import RateLimited
 from syncd.handlers.monday import errors
 from syncd.handlers.monday.operations import Operation
-from syncd.handlers.monday.pacing import Pacer, Ticket, WaitTooLong
+from syncd.handlers.monday.pacing import COMPLEXITY, Pacer, Ticket, WaitTooLong
 from syncd.handlers.monday.pauses import DatabasePauses, PauseStore, token_id
 from syncd.handlers.monday.settings import MondaySettings
 
@@ -98,6 +98,22 @@ class MondayClient:
 
     def __repr__(self) -> str:
         return f"MondayClient(api_url={self.settings.api_url!r})"
+
+    # -- for the metrics -----------------------------------------------------------
+
+    def budget_remaining(self) -> float:
+        """Complexity points left in this window, as far as the answers told (NaN:
+        not known yet, before the first answer or after a reset)."""
+        budget = self.pacer.budgets.get(COMPLEXITY)
+        if budget is None or budget.remaining == float("inf"):
+            return float("nan")
+        return budget.remaining
+
+    async def paused_for(self) -> float:
+        """Seconds left in the token's pause in force, from any process; 0: none."""
+        assert self._pauses is not None, "MondayClient.start() was not called"
+        pause = await self._pauses.current()
+        return 0.0 if pause is None else max(0.0, pause.remaining)
 
     # -- Service ---------------------------------------------------------------
 
