@@ -18,6 +18,7 @@ import functools
 from collections.abc import Mapping
 
 import asyncpg
+import structlog
 
 from syncd import queries
 from syncd.config import Settings
@@ -55,16 +56,30 @@ class DaemonHttp:
             metrics.watch(metrics.running.labels(name), functools.partial(_running, state))
         metrics.watch(metrics.listener_connected, lambda: float(listener.connection.connected))
 
-    async def start(self, registry: Registry) -> None:
-        """Mount the handlers' routes and gauges, then listen (routes must come first)."""
+    async def start(self, registry: Registry, log: structlog.stdlib.BoundLogger) -> bool:
+        """Mount the handlers' routes and gauges, then listen (routes must come first).
+
+        False, logged as `http.failed`, when the address cannot be had (a port
+        taken, an address not ours): the daemon then exits 1 rather than run unseen.
+        """
         for gauges in registry.gauges:
             gauges(self._metrics, self._pool)
         for routes in registry.routes:
             routes(self.endpoints.app, self._pool)
-        await self.endpoints.start()
+        try:
+            await self.endpoints.start()
+        except OSError as exc:
+            log.error("http.failed", listen=self._settings.http.listen, error=describe(exc))
+            return False
+        log.info("http.listening", listen=f"{self.endpoints.host}:{self.endpoints.port}")
+        return True
 
-    async def stop(self) -> None:
-        await self.endpoints.stop()
+    async def stop(self, log: structlog.stdlib.BoundLogger, timeout: float) -> None:
+        """Stop listening, within `timeout` like every step of a stop."""
+        try:
+            await asyncio.wait_for(self.endpoints.stop(), timeout)
+        except TimeoutError:
+            log.warning("daemon.stop_slow", step="the HTTP listener")
 
     async def _snapshot(self) -> Mapping[str, QueueSnapshot]:
         # The handlers' gauges are read alongside, on connections of their own.

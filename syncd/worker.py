@@ -174,8 +174,13 @@ class Worker:
         rescuer = Rescuer(self.settings, store, self.holdings, self._due, count)
         self._poller = Poller(self.settings, store, self._listener, rescuer, self._due)
         await self._poller.run_once()  # rescue what a dead predecessor left before claiming
-        if self.settings.http.listen and not await self._serve_http():
-            return
+        if self.settings.http.listen:
+            self._http = DaemonHttp(
+                self.settings, self.metrics, self._pool, self._listener, self.slots
+            )
+            if not await self._http.start(self.registry, self.log):
+                self._http, self._failed = None, True
+                return
         watchdog = Watchdog(self._notifier, self._listener, self.slots)
         side: list[loops.Loop] = [self._listener, self._poller, heartbeat, self._writer, watchdog]
         if not self.once:
@@ -184,21 +189,6 @@ class Worker:
         self._notifier.ready()
         self.log.info("daemon.ready", listen=self.settings.database.listen)
         await self._fetch()
-
-    async def _serve_http(self) -> bool:
-        """Start /metrics, /healthz, /readyz and the handlers' routes; False if it cannot."""
-        assert self._pool is not None
-        self._http = DaemonHttp(self.settings, self.metrics, self._pool, self._listener, self.slots)
-        try:
-            await self._http.start(self.registry)
-        except OSError as exc:  # the port is taken, or the address is not ours
-            self.log.error("http.failed", listen=self.settings.http.listen, error=describe(exc))
-            self._http, self._failed = None, True
-            return False
-        self.log.info(
-            "http.listening", listen=f"{self._http.endpoints.host}:{self._http.endpoints.port}"
-        )
-        return True
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and not self._stop.is_set():
@@ -233,10 +223,7 @@ class Worker:
         for task in await loops.stop(self._loops, STOP_STEP_TIMEOUT):
             self.log.warning("daemon.stop_slow", step=f"the {task.get_name()} loop")
         if self._http is not None:
-            try:
-                await asyncio.wait_for(self._http.stop(), timeout=STOP_STEP_TIMEOUT)
-            except TimeoutError:
-                self.log.warning("daemon.stop_slow", step="the HTTP listener")
+            await self._http.stop(self.log, STOP_STEP_TIMEOUT)
         try:
             await asyncio.wait_for(self.registry.stop(), timeout=STOP_STEP_TIMEOUT)
         except Exception as exc:  # TimeoutError, or a service's own failure
