@@ -102,8 +102,10 @@ async def _not_paused(conn: asyncpg.Connection, queue: Queue, kind: str | None) 
     if kind is None or not paused:
         return f"{what(queue, kind or WHOLE)} is not paused"
     others = ", ".join("the whole queue" if k == WHOLE else repr(k) for k in paused)
-    return f"{what(queue, kind)} is not paused (paused: {others}; `syncd resume {queue.name}`"
-    " lifts them all)"
+    return (
+        f"{what(queue, kind)} is not paused (paused: {others};"
+        f" `syncd resume {queue.name}` lifts them all)"
+    )
 
 
 async def in_force(conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, list[str]]:
