@@ -275,6 +275,63 @@ def test_a_retried_job_completes_live_under_a_real_daemon(
         daemon.stop()
 
 
+def test_a_queue_paused_in_the_console_starts_no_job_until_resumed(
+    database_url: str, browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.plugin import SETUP_SQL
+    from tests.processes import Daemon
+
+    _run(database_url, lambda c: c.execute(SETUP_SQL))
+    daemon = Daemon(database_url, SYNCD_DAEMON__POLL_INTERVAL="60")
+    try:
+        daemon.wait_event("daemon.ready")
+        with console(database_url) as base:
+            browser.get(base + "/")
+            sync = _wait(
+                lambda: browser.find_element(By.CSS_SELECTOR, 'section[data-queue="sync"]')
+            )
+            sync.find_element(By.NAME, "reason").send_keys("monday is down")
+            sync.find_element(By.XPATH, ".//button[text()='Pause']").click()
+            _wait(lambda: "paused the sync queue" in browser.page_source)
+            daemon.wait_event("queue.paused", timeout=10)
+            _run(
+                database_url,
+                lambda c: c.execute(
+                    "INSERT INTO sync_queue (entity_type, entity_id)"
+                    " SELECT 'probe', gen_random_uuid() FROM generate_series(1, 3)"
+                ),
+            )
+            time.sleep(1.5)
+            started = _run(database_url, lambda c: c.fetchval("SELECT count(*) FROM probe_runs"))
+            assert started == 0
+            card = browser.find_element(By.CSS_SELECTOR, 'section[data-queue="sync"]')
+            assert "PAUSED" in card.text and "monday is down" in card.text
+            _shot(browser, tmp_path, "paused")
+
+            card.find_element(By.XPATH, ".//button[text()='Resume']").click()
+            _wait(lambda: "resumed the sync queue" in browser.page_source)
+            _wait(
+                lambda: _run(
+                    database_url,
+                    lambda c: c.fetchval(
+                        "SELECT count(*) = 3 FROM sync_queue WHERE status = 'completed'"
+                    ),
+                )
+            )
+            assert "PAUSED" not in browser.find_element(By.ID, "main").text
+            browser.get(base + "/audit")
+            audit = browser.find_element(By.CSS_SELECTOR, "table.audit").text
+            assert "pause" in audit and "resume" in audit
+    finally:
+        daemon.stop()
+    actions = _run(
+        database_url, lambda c: c.fetch("SELECT action, actor FROM syncd_audit ORDER BY at")
+    )
+    assert [(a["action"], a["actor"]) for a in actions] == [("pause", "local"), ("resume", "local")]
+
+
 def _status_badge(browser: Any) -> str:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By

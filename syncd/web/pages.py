@@ -122,7 +122,8 @@ def sparkline(points: list[dict[str, Any]], width: int = 240, height: int = 40) 
 
 
 def overview(page: Page, report: dict[str, Any], flash: str = "") -> str:
-    cards = [f'<p class="flash">{e(flash)}</p>'] if flash else []
+    note = f'<p class="flash">{e(flash)}</p>' if flash else ""
+    cards = []
     for name in QUEUES:
         q = report[name]
         counts = "".join(
@@ -157,7 +158,8 @@ def overview(page: Page, report: dict[str, Any], flash: str = "") -> str:
             + "</section>"
         )
     return (
-        '<div class="grid">'
+        note
+        + '<div class="grid">'
         + "".join(cards)
         + workers_card(report["workers"], report["rescue_after_s"])
         + pauses_card(report["monday_pauses"])
@@ -195,7 +197,7 @@ def _pause_form(page: Page, queue: str) -> str:
         f'<form method="post" action="/actions/pause" class="action pause">'
         f'<input type="hidden" name="csrf" value="{e(page.csrf)}">'
         f'<input type="hidden" name="queue" value="{e(queue)}">'
-        f'<input name="kind" placeholder="{e(label)} (empty: whole queue)" size="24">'
+        f'<input name="kind" placeholder="{e(label)} (or all)" size="18">'
         f'<input name="reason" placeholder="reason" size="16">'
         f'<button type="submit" class="pause">Pause</button></form>'
     )
