@@ -45,7 +45,7 @@ def kind_of(queue: Queue, kind: str | None) -> str:
     if kind is None:
         return WHOLE
     if not kind.strip():
-        raise ValueError(f"--kind needs a {queue.kind_label}")
+        raise ValueError(f"--kind needs a value: the {queue.kind_label} to pause")
     if kind == WHOLE:
         raise ValueError(f"{WHOLE!r} stands for the whole queue: leave out --kind")
     return kind
@@ -139,14 +139,17 @@ async def listing(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 def follow(
     states: Mapping[str, QueueState], in_force: Mapping[str, Sequence[str]], log: Any
-) -> None:
-    """Take the pauses in force into the queues' states, logging each change once.
+) -> bool:
+    """Take the pauses in force into the queues' states, logging each change once;
+    True when anything changed.
 
     A lifted pause wakes its queue: jobs may have waited for it all along."""
+    changed = False
     for name, state in states.items():
         now = frozenset(in_force.get(name, ()))
         if now == state.paused:
             continue
+        changed = True
         for kind in sorted(now - state.paused):
             log.info("queue.paused", **_fields(name, kind))
         for kind in sorted(state.paused - now):
@@ -154,6 +157,7 @@ def follow(
         if state.paused - now:
             state.wanted = state.fresh = True
         state.paused = now
+    return changed
 
 
 def _fields(queue: str, kind: str) -> dict[str, str]:

@@ -177,8 +177,14 @@ class Worker:
         # Rescue what a dead predecessor left, and learn the pauses, before claiming.
         await self._poller.run_once()
         watchdog = Watchdog(self._notifier, self._listener, self.slots)
-        side: list[loops.Loop] = [self._listener, self._poller, heartbeat, self._writer, watchdog]
-        side.append(self._pause_watch)
+        side: list[loops.Loop] = [
+            self._listener,
+            self._poller,
+            self._pause_watch,
+            heartbeat,
+            self._writer,
+            watchdog,
+        ]
         if not self.once:
             side.append(Pruner(self.settings, store, self._pool))
         self._loops = [loop.start(self._loop_ended) for loop in side]
@@ -355,9 +361,9 @@ class Worker:
 
     def _paused(self, in_force: dict[str, list[str]]) -> None:
         """The pauses in force, as a NOTIFY's re-read or a poll found them (pauses.py)."""
-        pauses.follow(self.queues, in_force, self.log)
-        self._give_back_paused()
-        self._wake.set()  # a resume: claim at once
+        if pauses.follow(self.queues, in_force, self.log):
+            self._give_back_paused()
+            self._wake.set()  # a resume: claim at once
 
     def _give_back_paused(self) -> None:
         assert self._writer is not None

@@ -19,9 +19,11 @@ from syncd.slots import Slots
 from tests.conftest import make_settings
 from tests.support import (
     Recorded,
+    add_document,
     capture_logs,
     enqueue,
     events,
+    job_row,
     registry_with,
     running_worker,
     wait_for,
@@ -29,6 +31,7 @@ from tests.support import (
 )
 from tests.test_cli import syncd
 
+DOCUMENTS = "document_processing_queue"
 # How long a test watches a paused queue for a job that should not start.
 WATCH = 1.5
 # Long enough that only a NOTIFY, not the periodic poll, can be what a daemon heard.
@@ -96,19 +99,41 @@ async def test_a_paused_kind_waits_while_other_kinds_and_queues_go_on(
     database_url: str, conn: asyncpg.Connection
 ) -> None:
     handler = Recorded()
-    registry = registry_with(sync={"contact": handler, "organization": handler})
+    registry = registry_with(
+        sync={"contact": handler, "organization": handler},
+        documents={"extract": handler, "thumbnail": handler},
+    )
+    document = await add_document(conn)
+
+    async def document_job(operation: str) -> uuid.UUID:
+        job_id: uuid.UUID = await conn.fetchval(
+            "INSERT INTO document_processing_queue (document_id, operation)"
+            " VALUES ($1, $2) RETURNING id",
+            document,
+            operation,
+        )
+        return job_id
+
     async with running_worker(quiet(database_url), registry) as worker:
         await pauses.pause(conn, SYNC_QUEUE, "contact", "test:ops")
+        await pauses.pause(conn, DOCUMENT_QUEUE, "extract", "test:ops")
         await noticed(worker, "sync", "contact")
+        await noticed(worker, "documents", "extract")
         contact = await enqueue(conn, "contact")
         organization = await enqueue(conn, "organization")
+        extract = await document_job("extract")
         assert contact is not None and organization is not None
         await wait_status(conn, organization, "completed")
+        thumbnail = await document_job("thumbnail")  # one job per document at a time
+        await wait_status(conn, thumbnail, "completed", table=DOCUMENTS)
         await asyncio.sleep(WATCH)
         assert (await statuses(conn, [contact])) == ["pending"]
+        assert (await job_row(conn, extract, DOCUMENTS))["status"] == "pending"
 
         await pauses.resume(conn, SYNC_QUEUE, "contact", "test:ops")
+        await pauses.resume(conn, DOCUMENT_QUEUE, "extract", "test:ops")
         await wait_status(conn, contact, "completed", timeout=10)
+        await wait_status(conn, extract, "completed", table=DOCUMENTS, timeout=10)
 
 
 async def test_a_second_daemon_honours_a_pause_made_while_it_runs_and_one_started_after(
@@ -208,7 +233,8 @@ def test_jobs_claimed_ahead_under_a_pause_are_given_back(database_url: str) -> N
     sync.wanted = False
 
     log = Logged()
-    pauses.follow(slots.states, {"sync": ["contact"]}, log)
+    assert pauses.follow(slots.states, {"sync": ["contact"]}, log)
+    assert not pauses.follow(slots.states, {"sync": ["contact"]}, log)  # no news: no change
     assert pauses.unstartable(slots.states) == [contact]
     assert list(sync.ready) == [organization] and list(documents.ready) == [extract]
 
