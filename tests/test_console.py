@@ -389,6 +389,25 @@ def test_a_post_without_the_csrf_token_is_refused_and_one_with_it_works(database
     assert (audit["action"], audit["actor"], audit["job_ids"]) == ("bulk retry", "local", [job])
 
 
+def test_a_kind_is_paused_from_the_console_and_a_read_only_one_cannot(database_url: str) -> None:
+    with console(database_url, read_only="true") as base:
+        page = _request(base + "/")[1]
+        assert 'action="/actions/pause"' not in page
+        status, text = _request(base + "/actions/pause", {"queue": "sync"})
+        assert (status, text) == (403, "this console is read-only")
+    with console(database_url) as base:
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', _request(base + "/")[1])
+        assert csrf is not None
+        form = {"queue": "documents", "kind": "extract", "csrf": csrf.group(1)}
+        status, page = _request(base + "/actions/pause", form)
+        assert status == 200 and "paused operation &#x27;extract&#x27; of the documents" in page
+        assert "PAUSED</b> for extract" in page
+        status, page = _request(base + "/actions/resume", {**form, "kind": "ocr"})
+        assert "operation &#x27;ocr&#x27; of the documents queue is not paused" in page
+    rows = _run(database_url, lambda c: c.fetch("SELECT queue, kind FROM syncd_pauses"))
+    assert [tuple(r) for r in rows] == [("documents", "extract")]
+
+
 def test_a_monday_pause_ends_from_the_console(database_url: str) -> None:
     _run(
         database_url,
