@@ -329,3 +329,14 @@ async def test_in_force_gives_the_metrics_every_pause(conn: asyncpg.Connection) 
         "documents": ["*"],
         "sync": ["contact", "organization"],
     }
+
+
+def test_systemds_status_line_says_a_queue_is_paused(database_url: str) -> None:
+    from syncd.loops.watchdog import _state
+
+    sync = Slots(make_settings(database_url)).states["sync"]
+    assert _state(sync) == "due"
+    sync.paused = frozenset({"contact"})
+    assert _state(sync) == "due"  # one kind paused: the others still run
+    sync.paused = frozenset({"*"})
+    assert _state(sync) == "paused"
