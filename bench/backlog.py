@@ -113,7 +113,7 @@ async def claim_scan(conn: asyncpg.Connection) -> dict[str, float]:
     transaction = conn.transaction()
     await transaction.start()
     try:
-        plan = json.loads(await conn.fetchval(explain, uuid.uuid4(), 10))[0]
+        plan = json.loads(await conn.fetchval(explain, uuid.uuid4(), 10, []))[0]
     finally:
         await transaction.rollback()
     top = plan["Plan"]

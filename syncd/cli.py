@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import asyncpg
 
-from syncd import __version__, actions, config, db, logs, monday_commands, operate
+from syncd import __version__, actions, config, db, logs, monday_commands, operate, pauses
 from syncd.config import EX_CONFIG, ConfigError, Settings
 from syncd.inspect import BadFilter
 from syncd.inspect import parse_since as inspect_since
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     cn.add_argument("--dry-run", action="store_true", help="with --pending: only say which")
 
     operate.add_jobs_command(sub)
+    pauses.add_commands(sub)
 
     pg = sub.add_parser("purge", help="delete completed and cancelled jobs past retention now")
     pg.add_argument(
@@ -422,6 +423,23 @@ def cmd_job(settings: Settings, args: argparse.Namespace) -> int:
     return _with_connection(settings, lambda conn: operate.job(conn, args))
 
 
+def cmd_pause(settings: Settings, args: argparse.Namespace) -> int:
+    """`syncd pause` and `syncd resume` (pauses.py)."""
+    try:
+        actions.queue_named(args.queue)  # before connecting: a typo needs no database
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+    async def work(conn: asyncpg.Connection) -> int:
+        try:
+            print(await pauses.command(conn, args, operate.actor()))
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        return 0
+
+    return _with_connection(settings, work)
+
+
 def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     from syncd.web.app import serve
 
@@ -514,6 +532,8 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "cancel": cmd_cancel,
     "jobs": cmd_jobs,
     "job": cmd_job,
+    "pause": cmd_pause,
+    "resume": cmd_pause,
     "web": cmd_web,
     "purge": cmd_purge,
     "config": cmd_config,

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import asyncpg
 import structlog
 
-from syncd import queries
+from syncd import pauses, queries
 from syncd.config import Settings
 from syncd.db import CONNECTION_ERRORS
 from syncd.errors import describe
@@ -89,11 +89,13 @@ class DaemonHttp:
     async def _queues(self) -> dict[str, QueueSnapshot]:
         snapshot: dict[str, QueueSnapshot] = {}
         async with self._pool.acquire() as conn:
+            paused = await pauses.in_force(conn)
             for name, queue in QUEUES.items():
                 row = await conn.fetchrow(queue.sql("status"))
                 assert row is not None
                 jobs = {status: float(row[status]) for status in STATUSES}
-                snapshot[name] = QueueSnapshot(jobs, row["oldest_due_age_s"] or 0.0)
+                oldest = row["oldest_due_age_s"] or 0.0
+                snapshot[name] = QueueSnapshot(jobs, oldest, paused.get(name, []))
         return snapshot
 
     async def _unready(self) -> str | None:

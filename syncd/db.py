@@ -140,7 +140,7 @@ def set_keepalive(
 
 
 class ListenerConnection:
-    """The listener connection: LISTEN on the queue channels, plus serialised queries.
+    """The listener connection: LISTEN on syncd's channels, plus serialised queries.
 
     asyncpg refuses two operations at once on one connection; the lock lets the
     poller and the heartbeat share it.
@@ -156,7 +156,8 @@ class ListenerConnection:
         self._settings = settings
         self._on_notify = on_notify
         self._on_lost = on_lost
-        # Queue name -> the channel its trigger notifies on; empty: LISTEN off.
+        # What on_notify is told -> the channel to LISTEN on: each queue's name and
+        # its trigger's channel, and the pauses' channel; empty: LISTEN off.
         self._channels = channels
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()

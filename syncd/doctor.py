@@ -96,6 +96,7 @@ RUNTIME_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "monday_pauses": ("SELECT", "INSERT", "UPDATE"),
     "document_extractions": ("SELECT", "INSERT", "UPDATE"),
     "syncd_audit": ("SELECT", "INSERT"),
+    "syncd_pauses": ("SELECT", "INSERT", "DELETE"),
     "syncd_migrations": ("SELECT",),
 }
 

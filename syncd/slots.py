@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from syncd.config import Settings
 from syncd.job import Job
 from syncd.loops.rescuer import Holdings
+from syncd.pauses import WHOLE
 from syncd.queues import QUEUES, Queue
 from syncd.store import Store
 
@@ -51,6 +52,8 @@ class QueueState:
     # Set by every such event; a claim that comes back short clears `wanted` only
     # if none arrived while it was in flight (that job may be past its snapshot).
     fresh: bool = True
+    # The kinds paused in the database (pauses.py); pauses.WHOLE: claim nothing.
+    paused: frozenset[str] = frozenset()
     most_ahead: int = 0  # daemon.claim_batch: never more than one claim's worth
     claim_s: float | None = None  # how long a claim takes
     job_s: float | None = None  # how long a job takes
@@ -114,7 +117,9 @@ class Slots:
         self._rotation = (self._rotation + 1) % len(names)
         names = names[self._rotation :] + names[: self._rotation]
         states = [self.states[n] for n in names]
-        return [s for s in states if s.enabled and s.wanted and s.room() > 0]
+        return [
+            s for s in states if s.enabled and s.wanted and WHOLE not in s.paused and s.room() > 0
+        ]
 
     async def claim(self, store: Store, holdings: Holdings, batch: int) -> tuple[bool, bool]:
         """Claim for every queue that wants it, sharing the room fairly, at most
@@ -133,7 +138,7 @@ class Slots:
             state.fresh = False
             asked = loop.time()
             with holdings.claiming():
-                jobs = await store.claim(state.queue, want)
+                jobs = await store.claim(state.queue, want, state.paused)
                 holdings.add(state.queue.name, jobs)
             state.claimed(jobs, loop.time() - asked)
             if len(jobs) < want:

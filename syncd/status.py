@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from syncd import inspect, queries
+from syncd import inspect, pauses, queries
 from syncd.queues import QUEUES
 from syncd.terminal import printable
 
@@ -66,6 +66,7 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
         }
         for p in await conn.fetch(queries.load("monday_pauses_active"))
     ]
+    report["pauses"] = await pauses.listing(conn)
     report["rescue_after_s"] = rescue_after
     return report
 
@@ -81,6 +82,7 @@ def render(report: dict[str, Any]) -> str:
     for name in QUEUES:
         q = report[name]
         lines.append(f"{name} queue")
+        lines += _pauses(name, report.get("pauses", []))
         counts = "  ".join(
             f"{s} {q[s]}" for s in ("pending", "processing", "completed", "failed", "cancelled")
         )
@@ -138,6 +140,21 @@ def render(report: dict[str, Any]) -> str:
             f"drifted {r['drifted']}, enqueued {r['enqueued']}"
         )
     return "\n".join(lines)
+
+
+def _pauses(queue: str, in_force: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for p in in_force:
+        if p["queue"] != queue:
+            continue
+        what = "PAUSED" if p["kind"] == pauses.WHOLE else f"PAUSED for {p['kind']}"
+        reason = f": {printable(p['reason'])}" if p["reason"] else ""
+        flag = "" if p["kind"] == pauses.WHOLE else f" --kind {printable(p['kind'])}"
+        lines.append(
+            f"  ! {printable(what)} since {p['paused_at']} ({_duration(p['paused_s'])})"
+            f" by {printable(p['paused_by'])}{reason} (`syncd resume {queue}{flag}` lifts it)"
+        )
+    return lines
 
 
 def _duration(seconds: float) -> str:

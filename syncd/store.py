@@ -58,8 +58,9 @@ class Store:
             status: str = await conn.execute(sql, *args)
             return status
 
-    async def claim(self, queue: Queue, limit: int) -> list[Job]:
-        rows = await self._fetch(queue.claim, self.worker_id, limit)
+    async def claim(self, queue: Queue, limit: int, paused: Collection[str] = ()) -> list[Job]:
+        """Claim up to `limit` due jobs, none of the kinds `paused`."""
+        rows = await self._fetch(queue.claim, self.worker_id, limit, list(paused))
         # RETURNING has no order: run the claimed jobs in priority order.
         rows.sort(key=lambda r: (-r["priority"], r["created_at"]))
         return [queue.job(row) for row in rows]

@@ -36,7 +36,7 @@ from datetime import datetime
 
 import asyncpg
 
-from syncd import db, logs, loops, outcomes, queries, reload, systemd
+from syncd import db, logs, loops, outcomes, pauses, queries, reload, systemd
 from syncd.backoff import Doubling, pause, until_done
 from syncd.config import Settings
 from syncd.daemon_http import DaemonHttp
@@ -45,6 +45,7 @@ from syncd.handlers import Context, Registry
 from syncd.job import Job
 from syncd.loops.heartbeat import Heartbeat
 from syncd.loops.listener import Listener
+from syncd.loops.pauses import PauseWatch
 from syncd.loops.poller import Poller
 from syncd.loops.pruner import Pruner
 from syncd.loops.rescuer import Holdings, Rescuer
@@ -85,7 +86,10 @@ class Worker:
         self._stop = asyncio.Event()
         self._releasing = False
         self._pool: asyncpg.Pool | None = None
-        self._listener = Listener(settings, self._due, self._reconnected)
+        self._listener = Listener(
+            settings, self._due, self._reconnected, lambda: self._pause_watch.changed()
+        )
+        self._pause_watch = PauseWatch(settings, self._listener.connection, self._paused)
         self._poller: Poller | None = None
         self._writer: OutcomeWriter | None = None
         self._loops: list[asyncio.Task[None]] = []
@@ -172,8 +176,11 @@ class Worker:
         await heartbeat.beat()
         await self.registry.start(self._pool)
         rescuer = Rescuer(self.settings, store, self.holdings, self._due, count)
-        self._poller = Poller(self.settings, store, self._listener, rescuer, self._due)
-        await self._poller.run_once()  # rescue what a dead predecessor left before claiming
+        self._poller = Poller(
+            self.settings, store, self._listener, rescuer, self._due, self._paused
+        )
+        # Rescue what a dead predecessor left, and learn the pauses, before claiming.
+        await self._poller.run_once()
         if self.settings.http.listen:
             self._http = DaemonHttp(
                 self.settings, self.metrics, self._pool, self._listener, self.slots
@@ -182,7 +189,14 @@ class Worker:
                 self._http, self._failed = None, True
                 return
         watchdog = Watchdog(self._notifier, self._listener, self.slots)
-        side: list[loops.Loop] = [self._listener, self._poller, heartbeat, self._writer, watchdog]
+        side: list[loops.Loop] = [
+            self._listener,
+            self._poller,
+            self._pause_watch,
+            heartbeat,
+            self._writer,
+            watchdog,
+        ]
         if not self.once:
             side.append(Pruner(self.settings, store, self._pool))
         self._loops = [loop.start(self._loop_ended) for loop in side]
@@ -275,7 +289,9 @@ class Worker:
             self.stop()
 
     def _drained(self) -> bool:
-        wanted = any(s.wanted for s in self.queues.values() if s.enabled)
+        wanted = any(
+            s.wanted for s in self.queues.values() if s.enabled and pauses.WHOLE not in s.paused
+        )
         return not wanted and self.holdings.count() == 0
 
     async def _claim_round(self) -> bool:
@@ -285,6 +301,7 @@ class Worker:
         more, short = await self.slots.claim(self._store, self.holdings, batch)
         if short:
             self._poller.look()  # jobs it skipped as locked by others may be free soon
+        self._give_back_paused()  # a pause that arrived while the claim was in flight
         self._dispatch()
         return more and self.slots.room() > 0
 
@@ -355,6 +372,17 @@ class Worker:
             self._due(name)
         if self._poller is not None:
             self._poller.look()
+
+    def _paused(self, in_force: dict[str, list[str]]) -> None:
+        """The pauses in force, as a NOTIFY's re-read or a poll found them (pauses.py)."""
+        if pauses.follow(self.queues, in_force, self.log):
+            self._give_back_paused()
+            self._wake.set()  # a resume: claim at once
+
+    def _give_back_paused(self) -> None:
+        assert self._writer is not None
+        for job in pauses.unstartable(self.queues):
+            self._writer.submit(job, Outcome(RELEASED))
 
     def _written(self, queue: Queue, due_again: datetime | None) -> None:
         # The job no longer blocks its entity: another job for it may be due.

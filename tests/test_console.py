@@ -275,6 +275,63 @@ def test_a_retried_job_completes_live_under_a_real_daemon(
         daemon.stop()
 
 
+def test_a_queue_paused_in_the_console_starts_no_job_until_resumed(
+    database_url: str, browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.plugin import SETUP_SQL
+    from tests.processes import Daemon
+
+    _run(database_url, lambda c: c.execute(SETUP_SQL))
+    daemon = Daemon(database_url, SYNCD_DAEMON__POLL_INTERVAL="60")
+    try:
+        daemon.wait_event("daemon.ready")
+        with console(database_url) as base:
+            browser.get(base + "/")
+            sync = _wait(
+                lambda: browser.find_element(By.CSS_SELECTOR, 'section[data-queue="sync"]')
+            )
+            sync.find_element(By.NAME, "reason").send_keys("monday is down")
+            sync.find_element(By.XPATH, ".//button[text()='Pause']").click()
+            _wait(lambda: "paused the sync queue" in browser.page_source)
+            daemon.wait_event("queue.paused", timeout=10)
+            _run(
+                database_url,
+                lambda c: c.execute(
+                    "INSERT INTO sync_queue (entity_type, entity_id)"
+                    " SELECT 'probe', gen_random_uuid() FROM generate_series(1, 3)"
+                ),
+            )
+            time.sleep(1.5)
+            started = _run(database_url, lambda c: c.fetchval("SELECT count(*) FROM probe_runs"))
+            assert started == 0
+            card = browser.find_element(By.CSS_SELECTOR, 'section[data-queue="sync"]')
+            assert "PAUSED" in card.text and "monday is down" in card.text
+            _shot(browser, tmp_path, "paused")
+
+            card.find_element(By.XPATH, ".//button[text()='Resume']").click()
+            _wait(lambda: "resumed the sync queue" in browser.page_source)
+            _wait(
+                lambda: _run(
+                    database_url,
+                    lambda c: c.fetchval(
+                        "SELECT count(*) = 3 FROM sync_queue WHERE status = 'completed'"
+                    ),
+                )
+            )
+            assert "PAUSED" not in browser.find_element(By.ID, "main").text
+            browser.get(base + "/audit")
+            audit = browser.find_element(By.CSS_SELECTOR, "table.audit").text
+            assert "pause" in audit and "resume" in audit
+    finally:
+        daemon.stop()
+    actions = _run(
+        database_url, lambda c: c.fetch("SELECT action, actor FROM syncd_audit ORDER BY at")
+    )
+    assert [(a["action"], a["actor"]) for a in actions] == [("pause", "local"), ("resume", "local")]
+
+
 def _status_badge(browser: Any) -> str:
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
@@ -330,6 +387,25 @@ def test_a_post_without_the_csrf_token_is_refused_and_one_with_it_works(database
         assert status_code == 200 and "1 of 1 failed job(s) due now" in text
     audit = _run(database_url, lambda c: c.fetchrow("SELECT * FROM syncd_audit"))
     assert (audit["action"], audit["actor"], audit["job_ids"]) == ("bulk retry", "local", [job])
+
+
+def test_a_kind_is_paused_from_the_console_and_a_read_only_one_cannot(database_url: str) -> None:
+    with console(database_url, read_only="true") as base:
+        page = _request(base + "/")[1]
+        assert 'action="/actions/pause"' not in page
+        status, text = _request(base + "/actions/pause", {"queue": "sync"})
+        assert (status, text) == (403, "this console is read-only")
+    with console(database_url) as base:
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', _request(base + "/")[1])
+        assert csrf is not None
+        form = {"queue": "documents", "kind": "extract", "csrf": csrf.group(1)}
+        status, page = _request(base + "/actions/pause", form)
+        assert status == 200 and "paused operation &#x27;extract&#x27; of the documents" in page
+        assert "PAUSED</b> for extract" in page
+        status, page = _request(base + "/actions/resume", {**form, "kind": "ocr"})
+        assert "operation &#x27;ocr&#x27; of the documents queue is not paused" in page
+    rows = _run(database_url, lambda c: c.fetch("SELECT queue, kind FROM syncd_pauses"))
+    assert [tuple(r) for r in rows] == [("documents", "extract")]
 
 
 def test_a_monday_pause_ends_from_the_console(database_url: str) -> None:

@@ -96,6 +96,11 @@ async def test_a_scrape_counts_what_the_daemon_did_and_what_the_queues_hold(
                 return text if jobs == 1 else None
 
             text = await wait_for(counted)
+            await conn.execute(
+                "INSERT INTO syncd_pauses (queue, kind, paused_by)"
+                " VALUES ('sync', 'invoice', 'test')"
+            )
+            _, paused = await get(base + "/metrics")
             assert (await get(base + "/healthz"))[0] == 200
             assert (await get(base + "/readyz")) == (200, "ready\n")
         port = int(base.rpartition(":")[2])
@@ -108,6 +113,8 @@ async def test_a_scrape_counts_what_the_daemon_did_and_what_the_queues_hold(
     assert sample(text, "syncd_queue_jobs", queue="documents", status="pending") == 0
     assert sample(text, "syncd_queue_oldest_due_seconds", queue="sync") == 0
     assert sample(text, "syncd_running_jobs", queue="sync") == 0
+    assert sample(text, "syncd_queue_paused", queue="sync", kind="invoice") is None
+    assert sample(paused, "syncd_queue_paused", queue="sync", kind="invoice") == 1
     assert sample(text, "syncd_listener_connected") == 1
     # Shutdown closed the listener with the rest.
     with pytest.raises(aiohttp.ClientConnectionError):

@@ -137,6 +137,10 @@ async def runtime(granted: Granted) -> AsyncIterator[asyncpg.Connection]:
         yield conn
 
 
+async def _async(value: Any) -> Any:
+    return value
+
+
 def readme_mapping(fake: FakeMonday) -> dict[str, Any]:
     """The test mappings, with the contact title not pulled, as in the README's example."""
     config = monday_config(fake)
@@ -317,6 +321,14 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
                 async with session.get(base + "/metrics") as scrape:
                     scraped = await scrape.text()
 
+            # A pause made with the runtime role reaches the daemon, which re-reads it.
+            syncd(granted.runtime_url, "pause", "documents", "--kind", "extract")
+            await wait_for(
+                lambda: _async(worker.queues["documents"].paused == frozenset({"extract"}))
+            )
+            syncd(granted.runtime_url, "resume", "documents")
+            await wait_for(lambda: _async(not worker.queues["documents"].paused))
+
     assert (await job_row(conn, orphan, DOCUMENTS))["attempts"] == 2
     assert events(logs, "job.rescued")
     assert (await job_row(conn, retried, DOCUMENTS))["attempts"] == 2
@@ -342,7 +354,14 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
     assert "syncd_monday_paused_seconds" in scraped
     refused = [e for e in logs if "permission denied" in json.dumps(e, default=str)]
     assert not refused
-    for name in ("claim.failed", "daemon.loop_died", "db.write_failed", "pruner.failed"):
+    for name in (
+        "claim.failed",
+        "daemon.loop_died",
+        "db.write_failed",
+        "pruner.failed",
+        "poll.failed",
+        "pauses.read_failed",
+    ):
         assert not events(logs, name), name
 
 
@@ -401,6 +420,13 @@ async def test_the_operator_commands_work_as_the_runtime_role(
     assert [p["reason"] for p in report["monday_pauses"]] == ["DAILY_LIMIT_EXCEEDED"]
     assert "DAILY_LIMIT_EXCEEDED" in syncd(url, "monday", "resume").stdout
     assert await conn.fetchval("SELECT count(*) FROM monday_pauses") == 0
+
+    # A queue's pause: written (and audited), shown, lifted.
+    assert syncd(url, "pause", "sync", "--reason", "maintenance").stdout.startswith("paused")
+    report = json.loads(syncd(url, "status", "--json").stdout)
+    assert [p["reason"] for p in report["pauses"]] == ["maintenance"]
+    assert syncd(url, "resume", "sync").stdout.strip() == "resumed the sync queue"
+    assert await conn.fetchval("SELECT count(*) FROM syncd_pauses") == 0
 
 
 async def test_backfill_reconcile_and_webhook_records_work_as_the_runtime_role(

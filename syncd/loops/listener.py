@@ -1,7 +1,9 @@
 """Keeps the listener connection open: LISTEN, notice its loss, reconnect with backoff.
 
 Notifications sent while the connection was down are lost for good, so every
-(re)connection is followed by a poll: work that arrived meanwhile is found.
+(re)connection is followed by a poll: work that arrived meanwhile is found, and
+the pauses in force are read again. Besides the queues' channels it LISTENs on
+`syncd_pauses`, where every pause and resume is announced (pauses.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from syncd.config import Settings
 from syncd.db import CONNECTION_ERRORS, ListenerConnection
 from syncd.errors import describe
 from syncd.loops import Loop
+from syncd.pauses import CHANNEL
 from syncd.queues import QUEUES
 
 FIRST_RETRY = 0.1
@@ -28,14 +31,17 @@ class Listener(Loop):
         settings: Settings,
         on_notify: Callable[[str], None],
         on_connected: Callable[[], None],
+        on_pauses: Callable[[], None] = lambda: None,
     ) -> None:
         self._settings = settings
+        self._on_notify = on_notify
+        self._on_pauses = on_pauses
         self._on_connected = on_connected
         self._lost = asyncio.Event()
         self._why = ""
-        channels = {q.name: q.channel for q in QUEUES.values()}
+        channels = {q.name: q.channel for q in QUEUES.values()} | {CHANNEL: CHANNEL}
         self.connection = ListenerConnection(
-            settings, on_notify, self._lose, channels if settings.database.listen else {}
+            settings, self._heard, self._lose, channels if settings.database.listen else {}
         )
         self.ready = asyncio.Event()
         self._backoff = Doubling(FIRST_RETRY, settings.daemon.reconnect_max_delay)
@@ -47,6 +53,13 @@ class Listener(Loop):
         await self.connection.connect()
         self._log.info("listener.connected", listen=self._settings.database.listen)
         self.ready.set()
+
+    def _heard(self, what: str) -> None:
+        # A queue's name, or the pauses' channel (no queue is named like it).
+        if what == CHANNEL:
+            self._on_pauses()
+        else:
+            self._on_notify(what)
 
     def _lose(self, why: str) -> None:
         if not self._lost.is_set():

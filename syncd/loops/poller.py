@@ -5,7 +5,8 @@ Notifications make pickup instant, but some work never sends one: a retry whose
 with LISTEN off behind PgBouncer. The poller sleeps until the earliest of the next
 retry, the moment some worker's heartbeat could go stale, and the poll interval,
 then looks once (poll.sql: one round trip, on the listener connection so it also
-checks that connection's health). What it finds stale it hands to the rescuer.
+checks that connection's health). What it finds stale it hands to the rescuer; the
+pauses in force it hands on too, the backstop for their NOTIFY (pauses.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 
 import asyncpg
 
-from syncd import logs, queries
+from syncd import logs, pauses, queries
 from syncd.config import Settings
 from syncd.db import CONNECTION_ERRORS
 from syncd.errors import describe
@@ -41,8 +42,10 @@ class Poller(Loop):
         listener: Listener,
         rescuer: Rescuer,
         on_due: Callable[[str], None],
+        on_paused: Callable[[dict[str, list[str]]], None] = lambda _: None,
     ) -> None:
         self._settings = settings
+        self._on_paused = on_paused
         self._store = store
         self._listener = listener
         self._rescuer = rescuer
@@ -84,6 +87,7 @@ class Poller(Loop):
             return
         assert row is not None
         db_now: datetime = row["db_now"]
+        self._on_paused(pauses.decode(row["paused"]))
         for name in QUEUES:
             if row[f"{name}_due"]:
                 self._on_due(name)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from syncd.loops import Every, Loop
 from syncd.loops.listener import Listener
-from syncd.slots import Slots
+from syncd.pauses import WHOLE
+from syncd.slots import QueueState, Slots
 from syncd.systemd import Notifier
 
 
@@ -29,9 +30,13 @@ class Watchdog(Loop):
             self._notifier.watchdog()
             self._notifier.status(
                 f"{self._slots.running} running"
-                + "".join(
-                    f", {n} {'due' if s.wanted else 'idle'}" for n, s in self._slots.states.items()
-                )
+                + "".join(f", {n} {_state(s)}" for n, s in self._slots.states.items())
             )
         else:
             self._notifier.status("waiting for database")
+
+
+def _state(queue: QueueState) -> str:
+    if WHOLE in queue.paused:
+        return "paused"
+    return "due" if queue.wanted else "idle"

@@ -1,6 +1,7 @@
 -- Claim up to $2 due document jobs for worker $1: highest priority first, then
 -- oldest, one job per document at a time (two extractions of one file would race
--- on its document_extractions row). See claim_sync.sql for the reasoning.
+-- on its document_extractions row). See claim_sync.sql for the reasoning. $3 are
+-- the operations paused (syncd pause documents --kind K).
 WITH worker AS (
     UPDATE syncd_workers SET heartbeat_at = now() WHERE id = $1
 ),
@@ -9,6 +10,7 @@ candidates AS (
       FROM document_processing_queue q
      WHERE q.status = 'pending'
        AND (q.next_retry IS NULL OR q.next_retry <= now())
+       AND q.operation <> ALL($3::text[])
        AND NOT EXISTS (
                SELECT 1 FROM document_processing_queue running
                 WHERE running.status = 'processing'

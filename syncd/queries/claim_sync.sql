@@ -9,6 +9,8 @@
 -- index: as an anti-join the planner (expecting few processing rows) scans that
 -- whole index for every claim, dead entries of every job claimed since the last
 -- vacuum included (5,141 of 6,138 buffers after 100k jobs, bench/backlog.py).
+-- $3 are the entity types paused (syncd pause sync --kind K; empty: none): their
+-- jobs stay pending. A paused queue as a whole is not claimed at all.
 WITH worker AS (
     UPDATE syncd_workers SET heartbeat_at = now() WHERE id = $1
 ),
@@ -17,6 +19,7 @@ candidates AS (
       FROM sync_queue q
      WHERE q.status = 'pending'
        AND (q.next_retry IS NULL OR q.next_retry <= now())
+       AND q.entity_type <> ALL($3::text[])
        AND NOT EXISTS (
                SELECT 1 FROM sync_queue running
                 WHERE running.status = 'processing'

@@ -30,7 +30,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from syncd import actions, db, inspect, overview, queries
+from syncd import actions, db, inspect, overview, pauses, queries
 from syncd.config import ConfigError, Settings
 from syncd.queues import QUEUES
 from syncd.web import pages
@@ -131,8 +131,8 @@ class Console:
         if s.database.listen:
             try:
                 self.listener = await db.connect(s, s.listen_url(), "syncd-web-listener")
-                for queue in QUEUES.values():
-                    await self.listener.add_listener(queue.channel, self._notified)
+                for channel in [q.channel for q in QUEUES.values()] + [pauses.CHANNEL]:
+                    await self.listener.add_listener(channel, self._notified)
             except (OSError, asyncpg.PostgresError, *db.CONNECTION_ERRORS) as exc:
                 # The poll still notices every change, a second later.
                 log.warning("web.listen_failed", error=str(exc))
@@ -236,7 +236,8 @@ async def overview_page(request: web.Request) -> web.Response:
     console = request.app[CONSOLE]
     async with _conn(request) as conn:
         report = await overview.gather(conn, console.settings.daemon.rescue_after)
-    return _html(request, "Overview", pages.overview(_page(request), report), "overview")
+    body = pages.overview(_page(request), report, request.query.get("flash", ""))
+    return _html(request, "Overview", body, "overview")
 
 
 def _filters(args: dict[str, str], *, limit: int = 50) -> inspect.Filters:
@@ -359,7 +360,36 @@ async def login(request: web.Request) -> web.Response:
 
 # -- actions ---------------------------------------------------------------------------
 
-# Pause/resume of a queue plugs in here when `syncd pause` lands.
+
+async def pause_action(request: web.Request) -> web.Response:
+    """Pause a queue, or one kind of its jobs (pauses.py): every daemon within a second."""
+    form = await request.post()
+    queue = _queue(str(form.get("queue", "")))
+    kind = str(form.get("kind", "")).strip() or None
+    reason = str(form.get("reason", "")).strip() or None
+    async with _conn(request) as conn:
+        try:
+            added = await pauses.pause(conn, queue, kind, request["who"], reason, via="console")
+        except ValueError as exc:
+            flash = str(exc)
+        else:
+            subject = pauses.what(queue, kind or pauses.WHOLE)
+            flash = f"paused {subject}" if added else f"{subject} was already paused"
+    raise web.HTTPSeeOther("/?" + _flash(flash))
+
+
+async def resume_action(request: web.Request) -> web.Response:
+    form = await request.post()
+    queue = _queue(str(form.get("queue", "")))
+    kind = str(form.get("kind", "")).strip() or None
+    async with _conn(request) as conn:
+        try:
+            lifted = await pauses.resume(conn, queue, kind, request["who"], via="console")
+        except ValueError as exc:
+            flash = str(exc)
+        else:
+            flash = "resumed " + ", ".join(pauses.what(queue, k) for k in lifted)
+    raise web.HTTPSeeOther("/?" + _flash(flash))
 
 
 async def monday_resume_action(request: web.Request) -> web.Response:
@@ -478,6 +508,8 @@ def build(settings: Settings) -> web.Application:
     app.router.add_post("/actions/cancel", cancel_action)
     app.router.add_post("/actions/bulk-retry", bulk_retry_action)
     app.router.add_post("/actions/monday-resume", monday_resume_action)
+    app.router.add_post("/actions/pause", pause_action)
+    app.router.add_post("/actions/resume", resume_action)
     app.router.add_get("/static/{name}", static)
     return app
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from syncd import inspect
+from syncd import inspect, pauses
 from syncd.operate import ago, duration
 from syncd.queues import QUEUES
 
@@ -121,7 +121,8 @@ def sparkline(points: list[dict[str, Any]], width: int = 240, height: int = 40) 
     )
 
 
-def overview(page: Page, report: dict[str, Any]) -> str:
+def overview(page: Page, report: dict[str, Any], flash: str = "") -> str:
+    note = f'<p class="flash">{e(flash)}</p>' if flash else ""
     cards = []
     for name in QUEUES:
         q = report[name]
@@ -149,18 +150,56 @@ def overview(page: Page, report: dict[str, Any]) -> str:
         )
         cards.append(
             f'<section class="card queue" data-queue="{name}"><h2>{name} queue</h2>'
-            f'<div class="counts">{counts}</div><p>{due} {next_retry}</p>'
+            + queue_pauses(page, name, report.get("pauses", []))
+            + f'<div class="counts">{counts}</div><p>{due} {next_retry}</p>'
             f'<a href="{e(jobs_url(name, status="completed", since="1h"))}">'
             f"{sparkline(q['throughput'])}</a><p class=muted>{hour}</p>"
             + (f"<h3>Recent failures</h3><ul class=fails>{failures}</ul>" if failures else "")
             + "</section>"
         )
     return (
-        '<div class="grid">'
+        note
+        + '<div class="grid">'
         + "".join(cards)
         + workers_card(report["workers"], report["rescue_after_s"])
         + pauses_card(report["monday_pauses"])
         + "</div>"
+    )
+
+
+def queue_pauses(page: Page, queue: str, in_force: list[dict[str, Any]]) -> str:
+    """A queue card's pauses, each with its Resume button, and a form to pause it."""
+    lines = []
+    for p in in_force:
+        if p["queue"] != queue:
+            continue
+        whole = p["kind"] == pauses.WHOLE
+        what = "<b>PAUSED</b>" if whole else f"<b>PAUSED</b> for {e(p['kind'])}"
+        reason = f": {e(p['reason'])}" if p["reason"] else ""
+        resume = page.form(
+            "/actions/resume",
+            {"queue": queue, "kind": None if whole else p["kind"]},
+            "Resume",
+            "resume",
+        )
+        lines.append(
+            f'<div class="paused warn" data-kind="{e(p["kind"])}">{what} since '
+            f"{when(p['paused_at'])} by {e(p['paused_by'])}{reason} {resume}</div>"
+        )
+    return "".join(lines) + _pause_form(page, queue)
+
+
+def _pause_form(page: Page, queue: str) -> str:
+    if page.read_only:
+        return ""
+    label = QUEUES[queue].kind_label
+    return (
+        f'<form method="post" action="/actions/pause" class="action pause">'
+        f'<input type="hidden" name="csrf" value="{e(page.csrf)}">'
+        f'<input type="hidden" name="queue" value="{e(queue)}">'
+        f'<input name="kind" placeholder="{e(label)} (or all)" size="18">'
+        f'<input name="reason" placeholder="reason" size="16">'
+        f'<button type="submit" class="pause">Pause</button></form>'
     )
 
 
