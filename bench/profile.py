@@ -2,6 +2,7 @@
 
     python bench/profile.py [--database-url URL] [--jobs 100000] [--concurrency 10]
                             [--top 25] [--stats FILE]
+    python bench/profile.py --cpu . /work/main [--jobs 50000] [--rounds 3]
 
 Enqueues --jobs no-op sync jobs (bench/common.enqueue_sync), drains them with one
 `syncd run --once` (the bench handler, concurrency 10) under cProfile, and prints
@@ -9,6 +10,11 @@ the daemon's own CPU time (not wall time) per job in microseconds, grouped by pa
 then the functions with the most own time per job. cProfile counts every call, so
 its figures are inflated but its call counts are exact, and on a shared machine
 the per-job call counts and the shares are what compare from run to run.
+
+With --cpu, no profiler: each checkout's `syncd run --once` drains --jobs jobs,
+interleaved over --rounds, and the CPU time the kernel counted for the process,
+less that of an empty run (start-up), is divided by the jobs. A change's cost or
+saving per job, before and after, unmoved by the machine's load.
 """
 
 from __future__ import annotations
@@ -17,12 +23,18 @@ import argparse
 import asyncio
 import os
 import pstats
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from common import database, enqueue_sync, start_worker  # type: ignore[import-not-found]
+from common import (  # type: ignore[import-not-found]
+    database,
+    enqueue_sync,
+    plugin_path,
+    start_worker,
+)
 
 # Parts of the hot path, by the file a function lives in: the first that matches.
 PARTS = (
@@ -91,6 +103,43 @@ def summarize(stats_file: str, jobs: int, top: int) -> str:
     return "\n".join(lines)
 
 
+def drain_cpu(url: str, jobs: int, concurrency: int, checkout: str) -> float:
+    """CPU seconds (user + system) of one `syncd run --once` from `checkout` over `jobs`
+    fresh jobs, as the kernel counted them: what the machine's load does not change."""
+    if jobs:
+        asyncio.run(enqueue_sync(url, jobs))
+    worker = start_worker(
+        ["-m", "syncd", "run", "--once"],
+        PYTHONPATH=os.pathsep.join([plugin_path(), checkout]),
+        SYNCD_DATABASE__URL=url,
+        SYNCD_LOG__LEVEL="warning",
+        SYNCD_LOG__FORMAT="json",
+        SYNCD_DAEMON__CONCURRENCY=str(concurrency),
+        SYNCD_QUEUES__SYNC__CONCURRENCY=str(concurrency),
+    )
+    _, status, usage = os.wait4(worker.pid, 0)
+    worker.returncode = os.waitstatus_to_exitcode(status)
+    if worker.returncode != 0:
+        sys.exit(f"syncd run --once ({checkout}) exited with {worker.returncode}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def compare_cpu(url: str, jobs: int, concurrency: int, checkouts: list[str], rounds: int) -> str:
+    """µs of CPU a job for each checkout, interleaved, start-up (an empty run) taken off."""
+    per_job: dict[str, list[float]] = {c: [] for c in checkouts}
+    for _ in range(rounds):
+        for checkout in checkouts:
+            idle = drain_cpu(url, 0, concurrency, checkout)
+            busy = drain_cpu(url, jobs, concurrency, checkout)
+            per_job[checkout].append((busy - idle) / jobs * 1e6)
+            print(f"  {checkout}: {per_job[checkout][-1]:.1f} µs a job", file=sys.stderr)
+    lines = ["| checkout | CPU µs a job, median | rounds |", "|---|---|---|"]
+    for checkout, values in per_job.items():
+        shown = ", ".join(f"{v:.1f}" for v in values)
+        lines.append(f"| {checkout} | {statistics.median(values):.1f} | {shown} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url")
@@ -98,12 +147,23 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--stats", help="keep the raw cProfile stats here")
+    parser.add_argument(
+        "--cpu",
+        nargs="+",
+        metavar="CHECKOUT",
+        help="no profiler: the CPU time a job of `syncd run --once` from each checkout "
+        "(this one is .), interleaved over --rounds",
+    )
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.cpu:
+        checkouts = [os.path.abspath(c) for c in args.cpu]
+        with database(args.database_url, "syncd_bench_profile") as url:
+            print(compare_cpu(url, args.jobs, args.concurrency, checkouts, args.rounds))
+        return
     stats_file = args.stats or os.path.join(tempfile.mkdtemp(prefix="syncd-profile-"), "run.prof")
     with database(args.database_url, "syncd_bench_profile") as url:
         asyncio.run(enqueue_sync(url, args.jobs))
-        from common import plugin_path  # type: ignore[import-not-found]
-
         started = time.monotonic()
         worker = start_worker(
             ["-c", PROFILED, stats_file],
