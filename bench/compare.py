@@ -25,6 +25,9 @@ worker process with a no-op handler that notes when each job started
                    (ceiling_2). What this machine and server can do with syncd's
                    SQL: syncd's share of ceiling_2 is printed under the table.
                    Throughput workload only.
+    syncd_baseline with --baseline DIR: syncd from another checkout (DIR, say
+                   /work/main), on the same server and Python, interleaved with
+                   this one: a change measured before and after in one run.
 
 Workloads:
 
@@ -87,6 +90,7 @@ from common import (  # type: ignore[import-not-found]
     fetchval,
     fresh_database,
     pickup_latency,
+    plugin_path,
     read_times,
     server,
     start_daemon,
@@ -193,6 +197,26 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class SyncdBaseline(Syncd):
+    """syncd as another checkout has it (--baseline DIR), started the same way."""
+
+    name = "syncd_baseline"
+
+    def __init__(self, checkout: str) -> None:
+        self.checkout = checkout
+
+    def start(self, url: str, times: str) -> subprocess.Popen[bytes]:
+        worker: subprocess.Popen[bytes] = start_daemon(
+            url,
+            times,
+            stdout=sys.stderr,
+            PYTHONPATH=os.pathsep.join([plugin_path(), self.checkout]),
+            SYNCD_DAEMON__CONCURRENCY=str(CONCURRENCY),
+            SYNCD_QUEUES__SYNC__CONCURRENCY=str(CONCURRENCY),
+        )
+        return worker
 
 
 class Pgqueuer:
@@ -627,9 +651,14 @@ def main() -> None:
         default="uvloop",
         help="pgqueuer's event loop: uvloop as `pgq run` (default), or asyncio as syncd",
     )
+    parser.add_argument(
+        "--baseline", help="a syncd checkout to run as syncd_baseline (--only ...,syncd_baseline)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args()
     systems = all_systems()
+    if args.baseline:
+        systems["syncd_baseline"] = SyncdBaseline(os.path.abspath(args.baseline))
     for system in systems.values():
         if isinstance(system, Pgqueuer):
             system.event_loop = args.pgqueuer_loop

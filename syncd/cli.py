@@ -256,7 +256,7 @@ def _with_connection(
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from syncd import handlers
+    from syncd import handlers, speedups
     from syncd.worker import Worker
 
     try:
@@ -270,7 +270,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"syncd: {problem}", file=sys.stderr)
         return EX_CONFIG
     worker = Worker(settings, registry, once=args.once, reread=lambda: config.load(args.config))
-    asyncio.run(worker.run())
+    speedups.run(worker.run())
     return 0
 
 

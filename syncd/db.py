@@ -17,13 +17,14 @@ from typing import Any
 
 import asyncpg
 
+from syncd import speedups
 from syncd.config import Settings
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
     for jsontype in ("json", "jsonb"):
         await conn.set_type_codec(
-            jsontype, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+            jsontype, encoder=json.dumps, decoder=speedups.json_loads(), schema="pg_catalog"
         )
 
 

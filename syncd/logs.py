@@ -13,13 +13,17 @@ through the same pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
+
+from syncd import speedups
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 LEVELS["error"] = logging.ERROR
@@ -94,6 +98,46 @@ def is_journal(stream: TextIO) -> bool:
     return expected == f"{st.st_dev}:{st.st_ino}"
 
 
+# Inside `batch()`: lines are written without a flush each, and flushed together at
+# its end. The outcome writer logs one event per job of a batch, with no await between.
+_batching = 0
+_stream: TextIO | None = None
+
+
+class _LinePrinter(structlog.PrintLogger):
+    """structlog's PrintLogger, but one flush per batch of lines instead of one per line."""
+
+    def msg(self, message: str) -> None:
+        out = sys.stdout if self._file is sys.__stdout__ else self._file
+        with self._lock:
+            out.write(message + "\n")
+            if not _batching:
+                out.flush()
+
+    log = debug = info = warn = warning = err = error = critical = exception = fatal = msg
+
+
+@contextlib.contextmanager
+def batch() -> Iterator[None]:
+    """Log several events with one write to the stream at the end (the events of one
+    batch of outcomes: a flush, a system call, per job would cost more than the line)."""
+    global _batching
+    _batching += 1
+    try:
+        yield
+    finally:
+        _batching -= 1
+        if not _batching and _stream is not None:
+            out = sys.stdout if _stream is sys.__stdout__ else _stream
+            with contextlib.suppress(OSError, ValueError):
+                out.flush()
+
+
+def enabled(level: int) -> bool:
+    """Whether events at `level` are logged now: to spare building fields for nothing."""
+    return level >= _threshold
+
+
 def _priority_prefix(logger: WrappedLogger, method: str, line: Any) -> Any:
     """`<N>` before the rendered line, for journald's SyslogLevelPrefix=."""
     return f"<{PRIORITIES.get(method, 6)}>{line}"
@@ -110,7 +154,8 @@ def setup(
     `renderer`, when given, turns each event into its line in place of the JSON or
     console renderer (`syncd demo` shows the daemon's events its own way).
     """
-    out = stream or sys.stdout
+    global _stream
+    out = _stream = stream or sys.stdout
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -125,14 +170,14 @@ def setup(
     else:
         rendering = [
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(default=str),
+            structlog.processors.JSONRenderer(speedups.log_serializer(), default=str),
         ]
     if renderer is None and is_journal(out):
         rendering.append(_priority_prefix)
     structlog.configure(
         processors=[*shared, *rendering],
         wrapper_class=_Logger,
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=lambda *args: _LinePrinter(out),
         cache_logger_on_first_use=False,
     )
     _route_library_logs(out, shared, rendering)

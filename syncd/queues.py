@@ -111,14 +111,20 @@ def named(name: str) -> Queue:
 
 def job_fields(job: Job, **extra: Any) -> dict[str, Any]:
     """The fields every job event carries."""
-    return {
+    # Built for every job (its bound logger, its outcome's event): spelled out
+    # rather than through subject(), a fifth of the daemon's time on no-op jobs.
+    fields = {
         "queue": job.queue,
         "job_id": str(job.id),
         "attempt": job.attempt,
         "max_attempts": job.max_attempts,
-        **queue_of(job).subject(job),
-        **extra,
     }
+    for column in QUEUES[job.queue].subject_columns:
+        value = getattr(job, column)
+        fields[column] = str(value) if isinstance(value, uuid.UUID) else value
+    if extra:
+        fields.update(extra)
+    return fields
 
 
 @cache

@@ -160,12 +160,14 @@ class Slots:
 
         Each comes out of `ready`; the caller starts it (into `running`) before
         asking for the next."""
+        running = self.running  # counted once: each job yielded is one more
         started = True
         while started:
             started = False
             for state in self.states.values():
-                if self.running >= self.concurrency:
+                if running >= self.concurrency:
                     return
                 if state.ready and len(state.running) < state.limit:
                     yield state, state.ready.popleft()
+                    running += 1
                     started = True

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from logging import INFO
 
 import asyncpg
 
@@ -128,8 +129,9 @@ class OutcomeWriter(Loop):
             self._let_go(queue, batch, [None])
             return
         rows = [written.get((job.id, job.attempt)) for job, _ in batch]
-        for (job, outcome), row in zip(batch, rows, strict=True):
-            self._report(job, outcome, row)
+        with logs.batch():
+            for (job, outcome), row in zip(batch, rows, strict=True):
+                self._report(job, outcome, row)
         if self._count is not None:
             self._count(queue.name, _counted(queue, batch, rows))
         self._let_go(queue, batch, rows)
@@ -146,6 +148,8 @@ class OutcomeWriter(Loop):
 
     def _report(self, job: Job, outcome: Outcome, row: Written | None) -> None:
         """The log event of one outcome, as the row took it."""
+        if row is not None and row.outcome in (COMPLETED, RELEASED) and not logs.enabled(INFO):
+            return  # its info event would be dropped: spare building its fields
         fields = job_fields(job)
         if outcome.timed_out:
             self._log.warning("job.timed_out", **fields, duration_ms=outcome.duration_ms)

@@ -3,7 +3,7 @@
 -- churn; failed rows are never passed here: they wait for an operator.
 -- Every finished row has a completed_at, however it finished (an application's own
 -- `SET status = 'cancelled'` included: migrations/0009 stamps it), so the age is a
--- range scan of the partial index on completed_at, oldest first, never a per-row sum.
+-- range scan of ix_<queue>_ended on completed_at, oldest first, never a per-row sum.
 WITH doomed AS (
     SELECT id
       FROM {table}

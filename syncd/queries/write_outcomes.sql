@@ -1,7 +1,9 @@
 -- Write the outcomes of a batch of attempts by worker $1, every kind alike
 -- (completed, retry, failed, snoozed, released) in one round trip and one
 -- statement, as River's JobSetStateIfRunningMany does: one row per attempt in
--- the arrays $2.., each with its own target.
+-- the arrays $2.., each with its own target. A column that is NULL in every row
+-- (the errors of a batch of completions) may come as a NULL array: unnest pads it
+-- with NULLs, and a NULL timed_out reads as false.
 --
 -- Fenced: a row is written only while it is still this worker's attempt
 -- (worker_id, attempts, 'processing'), so a job rescued from a frozen worker
