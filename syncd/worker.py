@@ -36,8 +36,8 @@ from datetime import datetime
 
 import asyncpg
 
-from syncd import db, logs, loops, outcomes, pauses, queries, reload, systemd
-from syncd.backoff import Doubling, pause, until_done
+from syncd import db, lifecycle, logs, loops, outcomes, pauses, reload, systemd
+from syncd.backoff import Doubling, pause
 from syncd.config import Settings
 from syncd.daemon_http import DaemonHttp
 from syncd.errors import PermanentError, describe
@@ -56,9 +56,6 @@ from syncd.outcomes import RELEASED, Outcome, RetryPolicy
 from syncd.queues import QUEUES, Queue, job_fields
 from syncd.slots import QueueState, Slots
 from syncd.store import Store
-
-# How long one step of a stop may take once the running jobs are done.
-STOP_STEP_TIMEOUT = 10.0
 
 
 class Worker:
@@ -145,25 +142,11 @@ class Worker:
 
     async def _connect(self) -> bool:
         """Open the pool and the listener, waiting out a database that is not up yet."""
-
-        async def connect() -> None:
-            try:
-                self._pool = await db.create_pool(self.settings)
-                await self._listener.connect_once()
-            except db.CONNECTION_ERRORS:
-                await self._close_connections()
-                self._notifier.status("waiting for database")
-                raise
-
-        def unavailable(exc: BaseException, delay: float) -> None:
-            self.log.warning("db.unavailable", error=describe(exc), retry_in_s=delay)
-
-        wait = Doubling(0.5, self.settings.daemon.reconnect_max_delay)
-        try:
-            await until_done(connect, db.CONNECTION_ERRORS, wait, unavailable, stop=self._stop)
-        except db.CONNECTION_ERRORS:
-            return False  # stopped while waiting
-        return True
+        waiting = functools.partial(self._notifier.status, "waiting for database")
+        self._pool = await lifecycle.connect(
+            self.settings, self._listener, waiting, self._stop, self.log
+        )
+        return self._pool is not None
 
     async def _serve(self) -> None:
         assert self._pool is not None
@@ -189,14 +172,8 @@ class Worker:
                 self._http, self._failed = None, True
                 return
         watchdog = Watchdog(self._notifier, self._listener, self.slots)
-        side: list[loops.Loop] = [
-            self._listener,
-            self._poller,
-            self._pause_watch,
-            heartbeat,
-            self._writer,
-            watchdog,
-        ]
+        side: list[loops.Loop] = [self._listener, self._poller, self._pause_watch]
+        side += [heartbeat, self._writer, watchdog]
         if not self.once:
             side.append(Pruner(self.settings, store, self._pool))
         self._loops = [loop.start(self._loop_ended) for loop in side]
@@ -229,36 +206,17 @@ class Worker:
                 await asyncio.wait(late)
         if self._writer is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._writer.wait_idle(), timeout=STOP_STEP_TIMEOUT)
-        # Every step of a stop is bounded, these two as well: a loop caught in a
-        # driver's wait (asyncpg hands a connection back only once the server
-        # confirmed a cancel) or a service that does not stop must not keep the
-        # process from exiting; systemd would kill it at TimeoutStopSec instead.
-        for task in await loops.stop(self._loops, STOP_STEP_TIMEOUT):
-            self.log.warning("daemon.stop_slow", step=f"the {task.get_name()} loop")
+                await asyncio.wait_for(self._writer.wait_idle(), lifecycle.STEP_TIMEOUT)
+        stop_http = None
         if self._http is not None:
-            await self._http.stop(self.log, STOP_STEP_TIMEOUT)
-        try:
-            await asyncio.wait_for(self.registry.stop(), timeout=STOP_STEP_TIMEOUT)
-        except Exception as exc:  # TimeoutError, or a service's own failure
-            error = {} if isinstance(exc, TimeoutError) else {"error": describe(exc)}
-            self.log.warning("daemon.stop_slow", step="the handlers' services", **error)
-        if self._pool is not None:
-            try:
-                await self._pool.execute(queries.load("forget_worker"), self.id, timeout=5)
-            except Exception as exc:  # best effort: the pruner forgets us in a day anyway
-                self.log.warning("db.write_failed", error=describe(exc))
-        await self._close_connections()
+            stop_http = functools.partial(self._http.stop, self.log, lifecycle.STEP_TIMEOUT)
+        await lifecycle.wind_down(
+            self._loops, stop_http, self.registry, self._pool, self.id, self.log
+        )
+        await lifecycle.close(self._listener, self._pool)
+        self._pool = None
         if self._failed:
             raise SystemExit(1)
-
-    async def _close_connections(self) -> None:
-        await self._listener.close()
-        if self._pool is not None:
-            with contextlib.suppress(*db.CONNECTION_ERRORS):
-                await asyncio.wait_for(self._pool.close(), timeout=10)
-            self._pool.terminate()
-        self._pool = None
 
     # -- the fetch loop ------------------------------------------------------------
 

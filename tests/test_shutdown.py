@@ -8,7 +8,7 @@ import signal
 import asyncpg
 import pytest
 
-from syncd import worker
+from syncd import lifecycle
 from tests.conftest import make_settings
 from tests.plugin import SETUP_SQL
 from tests.processes import Daemon
@@ -55,7 +55,7 @@ class _NeverStops:
 async def test_a_service_that_never_stops_does_not_keep_the_daemon_from_exiting(
     database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(worker, "STOP_STEP_TIMEOUT", 0.5)
+    monkeypatch.setattr(lifecycle, "STEP_TIMEOUT", 0.5)
     registry = registry_with(sync={"noop": Recorded()})
     registry.add_service(_NeverStops())
     with capture_logs() as logs:
