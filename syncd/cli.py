@@ -16,6 +16,7 @@ import asyncpg
 
 from syncd import __version__, actions, config, db, logs, monday_commands, operate
 from syncd.config import EX_CONFIG, ConfigError, Settings
+from syncd.errors import UserError
 from syncd.inspect import BadFilter
 from syncd.inspect import parse_since as inspect_since
 from syncd.job import DOCUMENTS, SYNC
@@ -23,10 +24,6 @@ from syncd.queues import QUEUES
 from syncd.terminal import printable
 
 EX_ERROR = 1
-
-
-class UserError(Exception):
-    """A mistake the user can fix: printed as one line, exit 1."""
 
 
 def _uuid(text: str) -> uuid.UUID:

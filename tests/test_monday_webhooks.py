@@ -15,8 +15,9 @@ import pytest
 from aiohttp import web
 
 from syncd.fake_monday import FakeMonday
+from syncd.fake_monday.webhooks import jwt
 from syncd.handlers import Registry
-from syncd.handlers.monday import commands, install, signing
+from syncd.handlers.monday import commands, install
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
@@ -81,7 +82,7 @@ async def post(url: str, body: Any, token: str | None = None) -> tuple[int, Any]
 
 def signed(secret: str = SECRET) -> str:
     now = int(time.time())
-    return signing.sign({"accountId": 1, "iat": now, "exp": now + 60}, secret)
+    return jwt({"accountId": 1, "iat": now, "exp": now + 60}, secret)
 
 
 async def pushed_contact(
