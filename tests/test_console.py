@@ -252,7 +252,7 @@ def test_a_retried_job_completes_live_under_a_real_daemon(
     from selenium.webdriver.common.by import By
 
     from tests.plugin import SETUP_SQL
-    from tests.processes import Daemon
+    from tests.support.daemons import Daemon
 
     # The test plugin's handler takes two seconds: long enough for the page to show the
     # job before it ends, so its end can only arrive through the live feed.

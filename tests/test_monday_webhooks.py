@@ -23,20 +23,20 @@ from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.handlers.monday.settings import MondaySettings
 from syncd.handlers.monday.webhooks import WebhookReceiver
-from tests.monday_support import (
-    CONTACTS_BOARD,
-    context,
-    daemon_settings,
-    monday_config,
-    running_fake,
-    sync_job,
-)
 from tests.support import (
     add_contact,
     capture_logs,
     events,
     running_worker,
     wait_for,
+)
+from tests.support.monday import (
+    CONTACTS_BOARD,
+    context,
+    daemon_settings,
+    monday_config,
+    running_fake,
+    sync_job,
 )
 
 PATH = "/monday/hooks/0123456789abcdef0123456789abcdef"
