@@ -117,7 +117,7 @@ class Fleet:
         self.daemons: list[Syncd] = []
 
     def start(self, url: str, wrap: Sequence[str] = (), **env: str) -> Syncd:
-        daemon = Syncd(url, wrap, **{**self.env, **env})
+        daemon = Syncd(url, wrap=wrap, **{**self.env, **env})
         self.daemons.append(daemon)
         return daemon
 
