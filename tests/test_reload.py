@@ -11,7 +11,6 @@ import asyncpg
 from syncd import logs
 from syncd.config import ConfigError, Settings
 from syncd.job import Job
-from tests.notify_socket import notify_socket
 from tests.support import (
     capture_logs,
     enqueue,
@@ -22,6 +21,7 @@ from tests.support import (
     wait_for,
 )
 from tests.support.daemons import Daemon
+from tests.support.notify_socket import notify_socket
 
 
 async def test_a_reload_raises_the_limit_under_running_jobs_and_changes_the_level(
