@@ -16,16 +16,14 @@ import asyncpg
 
 from syncd import __version__, actions, config, db, logs, monday_commands, operate, pauses
 from syncd.config import EX_CONFIG, ConfigError, Settings
+from syncd.errors import UserError
 from syncd.inspect import BadFilter
 from syncd.inspect import parse_since as inspect_since
+from syncd.job import DOCUMENTS, SYNC
 from syncd.queues import QUEUES
 from syncd.terminal import printable
 
 EX_ERROR = 1
-
-
-class UserError(Exception):
-    """A mistake the user can fix: printed as one line, exit 1."""
 
 
 def _uuid(text: str) -> uuid.UUID:
@@ -79,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     enq_sub = enq.add_subparsers(dest="queue", metavar="QUEUE", parser_class=Parser)
     enq_sub.required = True
     es = enq_sub.add_parser("sync", help="push (or pull) one entity")
+    es.set_defaults(queue_name=SYNC)
     es.add_argument("entity_type", help="as mapped in [monday.entities.*], e.g. contact")
     es.add_argument("entity_id", type=_uuid, help="the entity's id (a UUID)")
     es.add_argument("--operation", choices=["upsert", "delete"], default="upsert")
@@ -86,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--priority", type=int, default=0, help="larger runs first (default 0)")
     es.add_argument("--payload", type=_payload, default=None, help="a JSON object")
     ed = enq_sub.add_parser("document", help="process one document")
+    ed.set_defaults(queue_name=DOCUMENTS)
     ed.add_argument("document_id", type=_uuid, help="the document's id (a UUID)")
     ed.add_argument("operation", help="for example: extract")
     ed.add_argument("--priority", type=int, default=0)
@@ -339,16 +339,14 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_enqueue(settings: Settings, args: argparse.Namespace) -> int:
-    kind = args.entity_type if args.queue == "sync" else args.operation
-    warning = operate.unhandled_kind(
-        settings, args.queue if args.queue == "sync" else "documents", kind
-    )
+    queue = QUEUES[args.queue_name]
+    warning = operate.unhandled_kind(settings, queue.name, getattr(args, queue.kind_column))
     if warning:
         print(f"syncd: {warning}", file=sys.stderr)
 
     async def work(conn: asyncpg.Connection) -> int:
         try:
-            if args.queue == "sync":
+            if queue.name == SYNC:
                 job_id, merged = await actions.enqueue_sync(
                     conn,
                     args.entity_type,

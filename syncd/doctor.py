@@ -89,8 +89,7 @@ def _names(missing: list[str]) -> str:
 
 # What the runtime role needs (sql/grants.sql), table by table.
 RUNTIME_PRIVILEGES: dict[str, tuple[str, ...]] = {
-    "sync_queue": ("SELECT", "INSERT", "UPDATE", "DELETE"),
-    "document_processing_queue": ("SELECT", "INSERT", "UPDATE", "DELETE"),
+    **{q.table: ("SELECT", "INSERT", "UPDATE", "DELETE") for q in QUEUES.values()},
     "syncd_workers": ("SELECT", "INSERT", "UPDATE", "DELETE"),
     "monday_items": ("SELECT", "INSERT", "UPDATE", "DELETE"),
     "monday_pauses": ("SELECT", "INSERT", "UPDATE"),

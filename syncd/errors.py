@@ -12,6 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 
 
+class UserError(Exception):
+    """A mistake the user of a command can fix: `syncd` prints it as one line, exit 1.
+
+    Here rather than in cli.py so that a handler's own commands can raise it without
+    importing the command line (and, through it, the daemon).
+    """
+
+
 class JobError(Exception):
     """Base of the errors a handler raises on purpose."""
 

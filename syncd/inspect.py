@@ -20,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from syncd import queries
 from syncd.config import Duration
-from syncd.queues import QUEUES, Queue
+from syncd.queues import QUEUES, Queue, named
 
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
 MAX_LIMIT = 1000
@@ -186,19 +186,16 @@ async def job_page(conn: asyncpg.Connection, queue: Queue, job_id: uuid.UUID) ->
     attempts = job.pop("attempts_log", None) or []
     if isinstance(attempts, str):  # a connection without syncd's json codec
         attempts = json.loads(attempts)
+    about = [job[c] for c in queue.about_columns]
+    others = await conn.fetch(queries.load(queue.about_jobs), *about, 20)
     items: list[dict[str, Any]] = []
-    if queue.name == "sync":
-        others = await conn.fetch(
-            queries.load("entity_jobs"), job["entity_id"], job["entity_type"], 20
-        )
+    if queue.monday_items:
         items = [
             dict(r)
             for r in await conn.fetch(
                 queries.load("monday_items_of"), job["entity_type"], job["entity_id"]
             )
         ]
-    else:
-        others = await conn.fetch(queries.load("document_jobs"), job["document_id"], 20)
     return JobPage(
         queue.name,
         job,
@@ -227,6 +224,6 @@ def plain(value: Any) -> Any:
 
 def queue_named(name: str) -> Queue:
     try:
-        return QUEUES[name]
-    except KeyError:
-        raise BadFilter(f"unknown queue {name!r}: expected 'sync' or 'documents'") from None
+        return named(name)
+    except ValueError as exc:
+        raise BadFilter(str(exc)) from None

@@ -17,6 +17,7 @@ import asyncpg
 
 from syncd import inspect
 from syncd.inspect import BadFilter, Filters
+from syncd.queues import QUEUES
 from syncd.terminal import printable
 
 
@@ -25,11 +26,12 @@ def add_filters(p: argparse.ArgumentParser, *, status: bool = True) -> None:
     if status:
         p.add_argument("--status", choices=inspect.STATUSES, help="only jobs in this status")
     who = p.add_mutually_exclusive_group()
-    who.add_argument("--entity", metavar="ID", type=_uuid, help="one entity's sync jobs")
-    who.add_argument("--document", metavar="ID", type=_uuid, help="one document's jobs")
-    p.add_argument(
-        "--kind", metavar="K", help="entity type (sync) or operation (documents), e.g. contact"
-    )
+    for queue in QUEUES.values():
+        who.add_argument(
+            queue.about_option, metavar="ID", type=_uuid, help=f"one {queue.about}'s jobs"
+        )
+    kinds = " or ".join(f"{q.kind_label} ({q.name})" for q in QUEUES.values())
+    p.add_argument("--kind", metavar="K", help=f"{kinds}, e.g. contact")
     p.add_argument(
         "--error", metavar="TEXT", help="error message contains TEXT (failed jobs by default)"
     )
@@ -46,14 +48,17 @@ def _uuid(text: str) -> uuid.UUID:
 def filters_from(
     args: argparse.Namespace, *, status: str | None = None, limit: int = 50
 ) -> Filters:
-    queue = args.queue
-    if args.entity is not None and queue != "sync":
-        raise BadFilter("--entity is for the sync queue; documents take --document")
-    if args.document is not None and queue != "documents":
-        raise BadFilter("--document is for the documents queue; sync takes --entity")
+    queue = QUEUES[args.queue]
+    for other in QUEUES.values():
+        given = getattr(args, other.about_option.removeprefix("--"))
+        if given is not None and other is not queue:
+            raise BadFilter(
+                f"{other.about_option} is for the {other.name} queue; "
+                f"{queue.name} take {queue.about_option}"
+            )
     return Filters(
         status=status or getattr(args, "status", None),
-        subject=args.entity or args.document,
+        subject=getattr(args, queue.about_option.removeprefix("--")),
         kind=args.kind,
         error=args.error,
         since=inspect.parse_since(args.since) if args.since else None,
@@ -64,9 +69,7 @@ def filters_from(
 
 def add_jobs_command(sub: Any) -> None:
     js = sub.add_parser("jobs", help="list jobs, newest first, with filters")
-    js.add_argument(
-        "queue", choices=["sync", "documents"], metavar="QUEUE", help="sync or documents"
-    )
+    js.add_argument("queue", choices=list(QUEUES), metavar="QUEUE", help=" or ".join(QUEUES))
     add_filters(js)
     js.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (default 50)")
     js.add_argument(
@@ -74,9 +77,7 @@ def add_jobs_command(sub: Any) -> None:
     )
     js.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     jb = sub.add_parser("job", help="one job: its columns, attempt history and monday item")
-    jb.add_argument(
-        "queue", choices=["sync", "documents"], metavar="QUEUE", help="sync or documents"
-    )
+    jb.add_argument("queue", choices=list(QUEUES), metavar="QUEUE", help=" or ".join(QUEUES))
     jb.add_argument("job_id", type=_uuid, metavar="JOB_ID", help="the job's id")
     jb.add_argument("--json", action="store_true", help="one JSON object, for scripts")
 
@@ -179,7 +180,7 @@ def render_job(page: inspect.JobPage) -> str:
         lines.append(f"  error         {printable(j['error_message'])}")
     for item in page.monday_items:
         lines.append(f"  monday item   {item['item_id']} on board {item['board_id']}")
-    if page.queue == "sync" and not page.monday_items:
+    if QUEUES[page.queue].monday_items and not page.monday_items:
         lines.append("  monday item   none yet")
     lines.append("attempt history" + ("" if page.attempts else ": none recorded"))
     for a in page.attempts:
@@ -192,7 +193,7 @@ def render_job(page: inspect.JobPage) -> str:
             + (f"  ! {printable(_short(str(a['error'])))}" if a.get("error") else "")
         )
     if page.others:
-        lines.append("other jobs of the same " + ("entity" if page.queue == "sync" else "document"))
+        lines.append(f"other jobs of the same {QUEUES[page.queue].about}")
         for o in page.others:
             lines.append(f"  {o['id']}  {o['status']:10} {ago(now, o['created_at'])}")
     return "\n".join(lines)
@@ -251,7 +252,7 @@ def unhandled_kind(settings: Any, queue: str, kind: str) -> str | None:
         return None  # `syncd run` reports a broken plugin; enqueueing is not the place
     if kind in known:
         return None
-    what = "entity type" if queue == "sync" else "operation"
+    what = QUEUES[queue].kind_label
     return (
         f"warning: no handler is configured for {what} {kind!r} (known: "
         f"{', '.join(known) or 'none'}); the job will fail when it runs"
@@ -262,8 +263,6 @@ async def purge_counts(
     conn: asyncpg.Connection, completed: float, cancelled: float
 ) -> dict[str, int]:
     """What `syncd purge` would delete per queue (`--dry-run`)."""
-    from syncd.queues import QUEUES
-
     counts: dict[str, int] = {}
     for name, queue in QUEUES.items():
         n = 0
@@ -275,8 +274,6 @@ async def purge_counts(
 
 async def rows_a_rollback_drops(conn: asyncpg.Connection, rollback_sql: str) -> dict[str, int]:
     """The queue tables that `rollback_sql` drops and that still hold rows, with a count."""
-    from syncd.queues import QUEUES
-
     held: dict[str, int] = {}
     for queue in QUEUES.values():
         if re.search(rf"DROP\s+TABLE\s+(IF\s+EXISTS\s+)?{queue.table}\b", rollback_sql, re.I):

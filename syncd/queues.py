@@ -33,6 +33,15 @@ class Queue:
     kind_label: str
     # How `syncd status` names a job in one line, from its row.
     line: str
+    # What its jobs are about, in the operator's words ("the entity's other jobs"), the
+    # filter option naming one (`--entity ID`), and the statement listing that one's
+    # jobs, with the row's columns it takes before the limit.
+    about: str
+    about_option: str
+    about_jobs: str
+    about_columns: tuple[str, ...]
+    # Whether its jobs leave monday items behind, for a job page to show.
+    monday_items: bool = False
 
     def sql(self, name: str) -> str:
         """The statement ``queries/<name>.sql`` for this queue's table."""
@@ -82,6 +91,11 @@ SYNC_QUEUE = Queue(
     kind_column="entity_type",
     kind_label="entity type",
     line="{entity_type} {entity_id} {operation} {direction}",
+    about="entity",
+    about_option="--entity",
+    about_jobs="entity_jobs",
+    about_columns=("entity_id", "entity_type"),
+    monday_items=True,
 )
 DOCUMENT_QUEUE = Queue(
     DOCUMENTS,
@@ -92,6 +106,10 @@ DOCUMENT_QUEUE = Queue(
     kind_column="operation",
     kind_label="operation",
     line="document {document_id} {operation}",
+    about="document",
+    about_option="--document",
+    about_jobs="document_jobs",
+    about_columns=("document_id",),
 )
 QUEUES = {q.name: q for q in (SYNC_QUEUE, DOCUMENT_QUEUE)}
 

@@ -1,7 +1,7 @@
 """A handler plugin for tests that run `syncd run` as a real process.
 
 It reaches the daemon the way a deployment's own handler would: through the
-`syncd.handlers` entry-point group (tests/processes.py writes the entry point).
+`syncd.handlers` entry-point group (tests/support/plugin_dist declares the entry point).
 Each run is recorded in `probe_runs`, so a test can tell how often and how
 concurrently each job ran, across processes.
 """

@@ -14,16 +14,9 @@ from syncd.outcomes import COMPLETED, FAILED, RELEASED, RETRY, SNOOZED, Outcome
 from syncd.queues import SYNC_QUEUE
 from syncd.store import Store
 from tests.support import enqueue
+from tests.support.worker import registered_store
 
 LATER = datetime.now(UTC) + timedelta(hours=1)
-
-
-async def registered_store(pool: asyncpg.Pool) -> Store:
-    store = Store(pool, uuid.uuid4())
-    await pool.execute(
-        "INSERT INTO syncd_workers (id, hostname, pid) VALUES ($1, 'test', 1)", store.worker_id
-    )
-    return store
 
 
 async def history(conn: asyncpg.Connection, job_id: uuid.UUID) -> list[dict[str, Any]]:

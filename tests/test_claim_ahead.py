@@ -10,8 +10,7 @@ import asyncpg
 from syncd.job import Job
 from syncd.queues import SYNC_QUEUE
 from syncd.slots import QueueState
-from tests.conftest import make_settings
-from tests.support import enqueue, registry_with, running_worker, wait_for
+from tests.support import enqueue, make_settings, registry_with, running_worker, wait_for
 
 
 def test_how_far_ahead_follows_the_ratio_of_claim_to_job_time() -> None:
@@ -87,6 +86,9 @@ async def test_shutdown_gives_back_jobs_claimed_ahead_with_their_attempt(
     await wait_for(
         lambda: conn.fetchval("SELECT count(*) = 4 FROM sync_queue WHERE status = 'processing'")
     )
+    # The claim's commit comes before the worker has its answer: wait until the worker
+    # has handed two jobs to handlers and holds the two claimed ahead.
+    await wait_for(lambda: len(started) == 2 and len(sync.ready) == 2)
     assert len(started) == 2 and len(worker.queues["sync"].ready) == 2
     worker.stop()
     await wait_for(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,17 +14,7 @@ import pytest
 
 from syncd.migrate import migrations_dir
 from tests.support import enqueue
-
-
-def syncd(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SYNCD_DATABASE__URL": database_url}
-    env.pop("SYNCD_CONFIG", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "syncd", *args], capture_output=True, text=True, env=env
-    )
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+from tests.support.daemons import syncd
 
 
 async def test_enqueue_sync_and_merge(database_url: str, conn: asyncpg.Connection) -> None:

@@ -252,7 +252,7 @@ def test_a_retried_job_completes_live_under_a_real_daemon(
     from selenium.webdriver.common.by import By
 
     from tests.plugin import SETUP_SQL
-    from tests.processes import Daemon
+    from tests.support.daemons import Daemon
 
     # The test plugin's handler takes two seconds: long enough for the page to show the
     # job before it ends, so its end can only arrive through the live feed.
@@ -281,7 +281,7 @@ def test_a_queue_paused_in_the_console_starts_no_job_until_resumed(
     from selenium.webdriver.common.by import By
 
     from tests.plugin import SETUP_SQL
-    from tests.processes import Daemon
+    from tests.support.daemons import Daemon
 
     _run(database_url, lambda c: c.execute(SETUP_SQL))
     daemon = Daemon(database_url, SYNCD_DAEMON__POLL_INTERVAL="60")

@@ -11,13 +11,13 @@ import asyncpg
 from syncd.config import Settings
 from syncd.errors import PermanentError, RateLimited
 from syncd.job import Job
-from tests.conftest import make_settings
 from tests.support import (
     Recorded,
     capture_logs,
     enqueue,
     events,
     job_row,
+    make_settings,
     registry_with,
     running_worker,
     wait_for,

@@ -23,24 +23,25 @@ from syncd.handlers.documents import install as install_documents
 from syncd.handlers.monday import install
 from syncd.handlers.monday.pauses import DatabasePauses, token_id
 from syncd.job import Job
-from tests.conftest import make_settings
-from tests.documents_support import write
 from tests.faults.proxy import Proxy
-from tests.monday_support import CONTACTS_BOARD, TOKEN, daemon_settings, running_fake
 from tests.plugin import SETUP_SQL
-from tests.processes import Daemon
 from tests.support import (
     Recorded,
     add_contact,
     add_document,
     capture_logs,
     enqueue,
+    event,
     events,
+    make_settings,
     registry_with,
     running_worker,
     wait_for,
     wait_status,
 )
+from tests.support.daemons import Daemon
+from tests.support.documents import write
+from tests.support.monday import CONTACTS_BOARD, TOKEN, daemon_settings, running_fake
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -218,8 +219,8 @@ async def test_a_real_syncd_run_serves_its_metrics(
     listen = f"127.0.0.1:{free_port()}"
     daemon = Daemon(database_url, SYNCD_HTTP__LISTEN=listen)
     try:
-        daemon.wait_event("daemon.ready")
-        assert daemon.wait_event("http.listening")["listen"] == listen
+        await event(daemon, "daemon.ready")
+        assert (await event(daemon, "http.listening"))["listen"] == listen
         ok = await enqueue(conn, entity_type="probe")
         refused = await enqueue(conn, entity_type="probe", payload={"fail": "permanent"})
         await wait_status(conn, ok, "completed")

@@ -16,8 +16,8 @@ import pytest
 from syncd import doctor
 from syncd.config import EX_CONFIG
 from syncd.fake_monday import FakeMonday
-from tests.conftest import make_settings
-from tests.monday_support import assert_valid, fake, monday_config
+from tests.support import make_settings
+from tests.support.monday import assert_valid, fake, monday_config
 
 __all__ = ["fake"]
 

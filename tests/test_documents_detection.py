@@ -11,7 +11,7 @@ import pytest
 
 from syncd.handlers.documents.detect import detect
 from syncd.handlers.documents.file_to_text import Refused, extract
-from tests.documents_support import docx_bytes, pdf_bytes, request_for, write, zip_with
+from tests.support.documents import docx_bytes, pdf_bytes, request_for, write, zip_with
 
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the container of legacy Office files
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from syncd.handlers.documents.file_to_text import SEARCH_BYTES, Content, Refused, extract, summarize
-from tests.documents_support import (
+from tests.support.documents import (
     docx_bytes,
     docx_with_bloated_part,
     encrypted_pdf,

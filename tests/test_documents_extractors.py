@@ -1,7 +1,7 @@
 """The extractor processes: files are read off the event loop, and a process that hangs,
 balloons or crashes is put down and replaced without taking the pool with it.
 
-The pathological behaviour comes from hooks in tests/documents_support.py that the
+The pathological behaviour comes from hooks in tests/support/documents.py that the
 pool runs instead of the real extraction, so no test waits on a file crafted to be
 slow on this machine's CPU.
 """
@@ -19,7 +19,7 @@ import pytest
 from syncd.handlers.documents.file_to_text import extract
 from syncd.handlers.documents.pool import Died, ExtractorPool, Failed, TimedOut
 from syncd.handlers.documents.settings import DocumentSettings
-from tests.documents_support import pdf_bytes, request_for, write
+from tests.support.documents import pdf_bytes, request_for, write
 
 Pools = Callable[..., ExtractorPool]
 
@@ -34,7 +34,7 @@ async def pools() -> AsyncIterator[Pools]:
         pool = ExtractorPool(
             DocumentSettings(**options),  # type: ignore[arg-type]
             size=size,
-            **({"function": f"tests.documents_support:{function}"} if function else {}),
+            **({"function": f"tests.support.documents:{function}"} if function else {}),
         )
         made.append(pool)
         return pool

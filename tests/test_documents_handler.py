@@ -23,9 +23,8 @@ from syncd.handlers.documents import install
 from syncd.handlers.documents.file_to_text import Extraction, Request
 from syncd.handlers.documents.handler import Extract
 from syncd.handlers.documents.pool import ExtractorPool, Failed
-from tests.conftest import make_settings
-from tests.documents_support import docx_bytes, encrypted_pdf, pdf_bytes, write
-from tests.support import add_document, capture_logs, events, wait_for, wait_status
+from tests.support import add_document, capture_logs, events, make_settings, wait_for, wait_status
+from tests.support.documents import docx_bytes, encrypted_pdf, pdf_bytes, write
 
 PAGES = ["The analytical engine weaves algebraic patterns", "just as the Jacquard loom"]
 
@@ -278,7 +277,7 @@ async def test_an_extractor_past_its_timeout_is_retryable_and_the_next_file_work
 ) -> None:
     settings = make_settings(database_url, documents={"storage_root": str(storage), "timeout": 2})
     extractors = ExtractorPool(
-        settings.documents, size=1, function="tests.documents_support:hang_on_marker"
+        settings.documents, size=1, function="tests.support.documents:hang_on_marker"
     )
     handler = Extract(settings.documents, extractors)
     write(storage, "pathological.txt", b"HANG")

@@ -11,7 +11,7 @@ import pytest
 from syncd.handlers.documents import word
 from syncd.handlers.documents.detect import detect
 from syncd.handlers.documents.file_to_text import Refused, extract
-from tests.documents_support import (
+from tests.support.documents import (
     docx_with_bloated_part,
     lying_about_size,
     request_for,

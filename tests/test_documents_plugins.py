@@ -17,8 +17,7 @@ from aiohttp import web
 from syncd import handlers, logs
 from syncd.config import Settings
 from syncd.handlers import DOCUMENTS, Context, Job
-from tests.conftest import make_settings
-from tests.support import add_document
+from tests.support import add_document, make_settings
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # The handler, and its [handlers.ocr] settings model (README: "Searching extracted documents").

@@ -13,7 +13,7 @@ import pytest
 from syncd import inspect, queries
 from syncd.queues import QUEUES, SYNC_QUEUE
 from tests.support import add_document, enqueue
-from tests.test_cli import syncd
+from tests.support.daemons import syncd
 
 HISTORY = [
     {"attempt": 1, "at": "2026-12-06T10:00:00Z", "outcome": "retry", "error": "HTTP 502",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -35,36 +34,28 @@ from syncd import actions as jobs
 from syncd import db, handlers, migrate, queries, status
 from syncd.fake_monday import FakeMonday
 from syncd.queues import QUEUES
-from tests.conftest import connected, make_settings
-from tests.documents_support import write
-from tests.monday_support import CONTACTS_BOARD, fake, monday_config
 from tests.support import (
     add_contact,
     add_document,
     capture_logs,
+    connected,
     events,
     job_row,
+    make_settings,
     running_worker,
     wait_for,
     wait_status,
 )
-from tests.test_cli import syncd
+from tests.support.daemons import syncd
+from tests.support.database import grants_sql
+from tests.support.documents import write
+from tests.support.monday import CONTACTS_BOARD, fake, monday_config
 
 CHANNELS = [q.channel for q in QUEUES.values()]
 
 __all__ = ["fake"]
 
-GRANTS = Path(__file__).resolve().parent.parent / "syncd" / "sql" / "grants.sql"
 DOCUMENTS = "document_processing_queue"
-
-
-def grants_sql(**roles: str) -> str:
-    """syncd/sql/grants.sql as `psql -v runtime=... -v app=...` runs it (:"name": a quoted role)."""
-
-    def role(match: re.Match[str]) -> str:
-        return '"' + roles[match.group(1)].replace('"', '""') + '"'
-
-    return re.sub(r':"(\w+)"', role, GRANTS.read_text(encoding="utf-8"))
 
 
 def as_role(url: str, role: str, password: str) -> str:

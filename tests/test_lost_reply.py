@@ -24,9 +24,8 @@ from syncd.loops.writer import OutcomeWriter
 from syncd.outcomes import COMPLETED, FAILED, RELEASED, RETRY, SNOOZED, Outcome
 from syncd.queues import SYNC_QUEUE, Queue
 from syncd.store import Store, Written
-from tests.conftest import make_settings
 from tests.faults.proxy import Proxy
-from tests.support import capture_logs, enqueue, events, job_row, wait_for
+from tests.support import capture_logs, enqueue, events, job_row, make_settings, wait_for
 
 
 class WatchedStore(Store):

@@ -15,7 +15,7 @@ from syncd.fake_monday import FakeMonday
 from syncd.handlers.monday import operations
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import MondayRefused, MondayUnavailable
-from tests.monday_support import CONTACTS_BOARD, client, create_variables, fake, open_client
+from tests.support.monday import CONTACTS_BOARD, client, create_variables, fake, open_client
 
 __all__ = ["client", "fake"]
 

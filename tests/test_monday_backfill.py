@@ -19,7 +19,8 @@ from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.handlers.monday.settings import MondaySettings
-from tests.monday_support import (
+from tests.support import add_contact
+from tests.support.monday import (
     CONTACTS_BOARD,
     assert_valid,
     context,
@@ -27,7 +28,6 @@ from tests.monday_support import (
     monday_config,
     sync_job,
 )
-from tests.support import add_contact
 
 __all__ = ["fake"]
 

@@ -16,7 +16,8 @@ from syncd.handlers import Registry
 from syncd.handlers.monday import install, operations
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import BoardLocked
-from tests.monday_support import (
+from tests.support import add_contact, capture_logs, enqueue, events, running_worker, wait_for
+from tests.support.monday import (
     CONTACTS_BOARD,
     ORGANIZATIONS_BOARD,
     create_variables,
@@ -25,7 +26,6 @@ from tests.monday_support import (
     monday_settings,
     open_client,
 )
-from tests.support import add_contact, capture_logs, enqueue, events, running_worker, wait_for
 
 __all__ = ["fake"]
 

@@ -11,7 +11,7 @@ from syncd.fake_monday import TOKEN, FakeMonday
 from syncd.handlers.monday import operations
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import ItemGone, MondayRefused, MondayUnavailable
-from tests.monday_support import (
+from tests.support.monday import (
     CONTACTS_BOARD,
     ORGANIZATIONS_BOARD,
     assert_valid,

@@ -15,8 +15,16 @@ from syncd.handlers.monday import install
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
-from tests.conftest import make_settings
-from tests.monday_support import (
+from tests.support import (
+    add_contact,
+    capture_logs,
+    enqueue,
+    job_row,
+    make_settings,
+    running_worker,
+    wait_status,
+)
+from tests.support.monday import (
     CONTACTS_BOARD,
     ORGANIZATIONS_BOARD,
     context,
@@ -25,7 +33,6 @@ from tests.monday_support import (
     monday_settings,
     sync_job,
 )
-from tests.support import add_contact, capture_logs, enqueue, job_row, running_worker, wait_status
 
 __all__ = ["fake"]
 

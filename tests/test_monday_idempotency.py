@@ -19,7 +19,8 @@ from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import MondayRefused, MondayUnavailable
 from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
-from tests.monday_support import (
+from tests.support import add_contact, enqueue, job_row, running_worker, wait_status
+from tests.support.monday import (
     CONTACTS_BOARD,
     context,
     daemon_settings,
@@ -27,7 +28,6 @@ from tests.monday_support import (
     monday_settings,
     sync_job,
 )
-from tests.support import add_contact, enqueue, job_row, running_worker, wait_status
 
 __all__ = ["fake"]
 

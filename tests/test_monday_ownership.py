@@ -15,8 +15,8 @@ from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.handlers.monday.settings import ColumnMapping, EntityMapping, MondaySettings
-from tests.monday_support import CONTACTS_BOARD, context, fake, monday_config, sync_job
 from tests.support import add_contact, capture_logs, events
+from tests.support.monday import CONTACTS_BOARD, context, fake, monday_config, sync_job
 
 __all__ = ["fake"]
 

@@ -18,13 +18,6 @@ from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import MondayLimited, MondayUnavailable
 from syncd.handlers.monday.pacing import Budget, parse_fields
 from syncd.handlers.monday.pauses import DatabasePauses, MemoryPauses, token_id
-from tests.monday_support import (
-    CONTACTS_BOARD,
-    daemon_settings,
-    fake,
-    monday_settings,
-    too_many,
-)
 from tests.support import (
     add_contact,
     capture_logs,
@@ -33,6 +26,13 @@ from tests.support import (
     job_row,
     running_worker,
     wait_for,
+)
+from tests.support.monday import (
+    CONTACTS_BOARD,
+    daemon_settings,
+    fake,
+    monday_settings,
+    too_many,
 )
 
 __all__ = ["fake"]

@@ -18,8 +18,8 @@ from syncd.handlers.monday import operations
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.errors import MondayLimited
 from syncd.handlers.monday.pauses import MemoryPauses
-from tests.monday_support import CONTACTS_BOARD, fake, monday_settings, too_many
 from tests.support import add_contact, capture_logs, enqueue, events, job_row
+from tests.support.monday import CONTACTS_BOARD, fake, monday_settings, too_many
 
 __all__ = ["fake"]
 

@@ -15,27 +15,28 @@ import pytest
 from aiohttp import web
 
 from syncd.fake_monday import FakeMonday
+from syncd.fake_monday.webhooks import jwt
 from syncd.handlers import Registry
-from syncd.handlers.monday import commands, install, signing
+from syncd.handlers.monday import commands, install
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.handler import MondaySync
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.handlers.monday.settings import MondaySettings
 from syncd.handlers.monday.webhooks import WebhookReceiver
-from tests.monday_support import (
-    CONTACTS_BOARD,
-    context,
-    daemon_settings,
-    monday_config,
-    running_fake,
-    sync_job,
-)
 from tests.support import (
     add_contact,
     capture_logs,
     events,
     running_worker,
     wait_for,
+)
+from tests.support.monday import (
+    CONTACTS_BOARD,
+    context,
+    daemon_settings,
+    monday_config,
+    running_fake,
+    sync_job,
 )
 
 PATH = "/monday/hooks/0123456789abcdef0123456789abcdef"
@@ -81,7 +82,7 @@ async def post(url: str, body: Any, token: str | None = None) -> tuple[int, Any]
 
 def signed(secret: str = SECRET) -> str:
     now = int(time.time())
-    return signing.sign({"accountId": 1, "iat": now, "exp": now + 60}, secret)
+    return jwt({"accountId": 1, "iat": now, "exp": now + 60}, secret)
 
 
 async def pushed_contact(

@@ -7,8 +7,8 @@ import uuid
 import asyncpg
 
 from tests.plugin import SETUP_SQL
-from tests.processes import Daemon
-from tests.support import wait_for
+from tests.support import event, wait_for
+from tests.support.daemons import Daemon
 
 
 async def test_two_daemons_share_1000_jobs_and_run_each_once(
@@ -18,7 +18,7 @@ async def test_two_daemons_share_1000_jobs_and_run_each_once(
     daemons = [Daemon(database_url) for _ in range(2)]
     try:
         for d in daemons:
-            d.wait_event("daemon.ready")
+            await event(d, "daemon.ready")
         # 300 entities with repeated changes, and plain one-off jobs.
         entities = [uuid.uuid4() for _ in range(300)]
         await conn.executemany(

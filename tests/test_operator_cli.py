@@ -13,7 +13,7 @@ import asyncpg
 
 from syncd import migrate
 from tests.support import enqueue
-from tests.test_cli import syncd
+from tests.support.daemons import syncd
 
 
 def test_config_is_accepted_after_the_command(database_url: str, tmp_path: Path) -> None:

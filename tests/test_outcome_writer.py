@@ -11,7 +11,7 @@ from syncd.loops.writer import OutcomeWriter
 from syncd.outcomes import COMPLETED, RETRY, Outcome
 from syncd.queues import SYNC_QUEUE
 from tests.support import capture_logs, enqueue, events, job_row, wait_for
-from tests.test_attempts_log import registered_store
+from tests.support.worker import registered_store
 
 
 async def test_a_row_the_database_refuses_costs_only_its_own_outcome(

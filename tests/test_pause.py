@@ -16,7 +16,6 @@ from syncd.config import Settings
 from syncd.job import Job
 from syncd.queues import DOCUMENT_QUEUE, SYNC_QUEUE
 from syncd.slots import Slots
-from tests.conftest import make_settings
 from tests.support import (
     Recorded,
     add_document,
@@ -24,6 +23,7 @@ from tests.support import (
     enqueue,
     events,
     job_row,
+    make_settings,
     registry_with,
     running_worker,
     wait_for,

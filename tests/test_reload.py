@@ -11,10 +11,17 @@ import asyncpg
 from syncd import logs
 from syncd.config import ConfigError, Settings
 from syncd.job import Job
-from tests.conftest import make_settings
-from tests.notify_socket import notify_socket
-from tests.processes import Daemon
-from tests.support import capture_logs, enqueue, events, registry_with, running_worker, wait_for
+from tests.support import (
+    capture_logs,
+    enqueue,
+    events,
+    make_settings,
+    registry_with,
+    running_worker,
+    wait_for,
+)
+from tests.support.daemons import Daemon
+from tests.support.notify_socket import notify_socket
 
 
 async def test_a_reload_raises_the_limit_under_running_jobs_and_changes_the_level(

@@ -18,19 +18,20 @@ from syncd.loops.writer import OutcomeWriter
 from syncd.outcomes import RetryPolicy, decide
 from syncd.queues import QUEUES
 from syncd.store import Store
-from tests.conftest import make_settings
 from tests.plugin import SETUP_SQL
-from tests.processes import Daemon
 from tests.support import (
     Recorded,
     capture_logs,
     enqueue,
+    event,
     events,
+    make_settings,
     registry_with,
     running_worker,
     wait_for,
     wait_status,
 )
+from tests.support.daemons import Daemon
 
 
 async def test_kill_9_mid_job_is_rescued_by_the_other_daemon(
@@ -38,7 +39,7 @@ async def test_kill_9_mid_job_is_rescued_by_the_other_daemon(
 ) -> None:
     await conn.execute(SETUP_SQL)
     victim = Daemon(database_url)
-    victim.wait_event("daemon.ready")
+    await event(victim, "daemon.ready")
     ids = [await enqueue(conn, "probe", payload={"sleep": 30}) for _ in range(5)]
     await wait_for(
         lambda: conn.fetchval("SELECT count(*) = 5 FROM probe_runs WHERE pid = $1", victim.proc.pid)
@@ -75,8 +76,8 @@ async def test_a_live_but_busy_worker_keeps_its_job(
     busy = Daemon(database_url)
     other = Daemon(database_url)
     try:
-        busy.wait_event("daemon.ready")
-        other.wait_event("daemon.ready")
+        await event(busy, "daemon.ready")
+        await event(other, "daemon.ready")
         job = await enqueue(conn, "probe", payload={"sleep": 8})
         await wait_for(
             lambda: conn.fetchval("SELECT status = 'completed' FROM sync_queue WHERE id = $1", job),
@@ -95,7 +96,7 @@ async def test_a_frozen_worker_is_rescued_and_its_late_write_fenced(
 ) -> None:
     await conn.execute(SETUP_SQL)
     frozen = Daemon(database_url)
-    frozen.wait_event("daemon.ready")
+    await event(frozen, "daemon.ready")
     job = await enqueue(conn, "probe", payload={"sleep": 1})
     await wait_for(lambda: conn.fetchval("SELECT count(*) = 1 FROM probe_runs"))
     frozen.signal(signal.SIGSTOP)
@@ -106,7 +107,7 @@ async def test_a_frozen_worker_is_rescued_and_its_late_write_fenced(
             timeout=60,
         )
         frozen.signal(signal.SIGCONT)
-        frozen.wait_event("job.fenced")
+        await event(frozen, "job.fenced")
     finally:
         frozen.signal(signal.SIGCONT)
         assert frozen.stop() == 0 and other.stop() == 0

@@ -12,8 +12,7 @@ import pytest
 from syncd import migrate
 from syncd.loops.pruner import prune
 from syncd.store import Store
-from tests.conftest import connected, make_settings
-from tests.support import add_document
+from tests.support import add_document, connected, make_settings
 
 QUEUES = ["sync_queue", "document_processing_queue"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -17,8 +16,8 @@ from syncd.errors import (
     classify,
 )
 from syncd.queues import SYNC_QUEUE
-from syncd.store import Store
 from tests.support import enqueue, job_row
+from tests.support.worker import registered_store
 
 DEFAULT_DELAYS = [60, 300, 900, 3600]
 
@@ -42,14 +41,6 @@ def test_error_kinds() -> None:
     assert classify(RetryableError("x")) == Kind.RETRYABLE
     assert classify(ConnectionResetError()) == Kind.RETRYABLE
     assert classify(ValueError("bug")) == Kind.RETRYABLE
-
-
-async def registered_store(pool: asyncpg.Pool) -> Store:
-    store = Store(pool, uuid.uuid4())
-    await pool.execute(
-        "INSERT INTO syncd_workers (id, hostname, pid) VALUES ($1, 'test', 1)", store.worker_id
-    )
-    return store
 
 
 async def test_claim_counts_the_attempt_and_marks_the_row(

@@ -11,7 +11,7 @@ import asyncpg
 from syncd.queues import DOCUMENT_QUEUE, SYNC_QUEUE
 from syncd.store import Store
 from tests.support import add_document, enqueue
-from tests.test_retry import registered_store
+from tests.support.worker import registered_store
 
 
 async def test_an_entity_with_a_running_job_is_skipped(

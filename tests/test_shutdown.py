@@ -9,18 +9,19 @@ import asyncpg
 import pytest
 
 from syncd import lifecycle
-from tests.conftest import make_settings
 from tests.plugin import SETUP_SQL
-from tests.processes import Daemon
 from tests.support import (
     Recorded,
     capture_logs,
     enqueue,
+    event,
     events,
+    make_settings,
     registry_with,
     running_worker,
     wait_for,
 )
+from tests.support.daemons import Daemon
 
 
 async def test_sigterm_drains_quick_jobs_and_releases_slow_ones(
@@ -28,7 +29,7 @@ async def test_sigterm_drains_quick_jobs_and_releases_slow_ones(
 ) -> None:
     await conn.execute(SETUP_SQL)
     daemon = Daemon(database_url, SYNCD_DAEMON__SHUTDOWN_GRACE="1")
-    daemon.wait_event("daemon.ready")
+    await event(daemon, "daemon.ready")
     quick, slow = [await enqueue(conn, "probe", payload={"sleep": sleep}) for sleep in (0.5, 60)]
     await wait_for(lambda: conn.fetchval("SELECT count(*) = 2 FROM probe_runs"))
     daemon.signal(signal.SIGTERM)

@@ -12,7 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from syncd.systemd import Notifier, watchdog_usec
-from tests.notify_socket import NotifySocket, notify_socket
+from tests.support.notify_socket import NotifySocket, notify_socket
 
 
 @pytest.fixture(params=["path", "abstract"])

@@ -13,9 +13,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
 from typing import Any
 
-from syncd.handlers.monday.countries import COUNTRIES
+
+def _countries() -> dict[str, str]:
+    text = resources.files(__package__).joinpath("countries.tsv").read_text(encoding="utf-8")
+    rows = (line.split("\t") for line in text.splitlines() if line and line[0] != "#")
+    return {code: name for code, name in rows}
+
+
+COUNTRIES = _countries()
 
 
 class MondayError(Exception):

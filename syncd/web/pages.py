@@ -297,7 +297,7 @@ def job_detail(page: Page, detail: inspect.JobPage, flash: str = "") -> str:
     ]
     if j.get("error_message"):
         facts.append(("error", f"<span class=err>{e(j['error_message'])}</span>"))
-    if q == "sync":
+    if QUEUES[q].monday_items:
         items = ", ".join(
             f"item <b>{i['item_id']}</b> on board <b>{i['board_id']}</b> (synced {when(i['synced_at'])})"  # noqa: E501
             for i in detail.monday_items
@@ -326,7 +326,7 @@ def job_detail(page: Page, detail: inspect.JobPage, flash: str = "") -> str:
         f"{e(o['operation'])} {when(o['created_at'])}</li>"
         for o in detail.others
     )
-    who = "entity" if q == "sync" else "document"
+    who = QUEUES[q].about
     note = f'<p class="flash">{e(flash)}</p>' if flash else ""
     return (
         f'<h1>{e(q)} job <code id="job-id">{e(j["id"])}</code></h1>{note}'

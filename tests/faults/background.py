@@ -1,7 +1,7 @@
 """An event loop in a thread of its own, for the servers a fault test breaks.
 
 The fake monday.com and the TCP proxy run here rather than on the test's loop, so
-a test may block (a daemon's `wait_event`, a PostgreSQL restart) without stalling
+a test may block (a PostgreSQL restart) without stalling
 the servers the daemons are talking to.
 """
 

@@ -9,6 +9,7 @@ role's password, so a daemon that did not read its credential could not connect.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,9 +20,10 @@ import pytest
 
 from syncd import db, migrate
 from syncd.embedded import EmbeddedPostgres
-from tests.conftest import _admin, _with_database
 from tests.faults.support import Fleet, Monday, Private, Secrets, grant
 from tests.plugin import SETUP_SQL
+from tests.support import timings
+from tests.support.database import admin, with_database
 
 
 @pytest.fixture(scope="session")
@@ -31,25 +33,35 @@ def secrets() -> Secrets:
 
 @pytest.fixture(scope="session")
 def role(server_url: str, secrets: Secrets) -> Iterator[str]:
-    """The daemons' role on the session's server: a login with a password, no superuser."""
-    asyncio.run(_create_role(server_url, secrets))
+    """The daemons' role on the session's server: a login with a password, no superuser
+    (and the application's role that syncd/sql/grants.sql names beside it)."""
+    asyncio.run(_create_roles(server_url, secrets))
     try:
         yield secrets.role
     finally:
-        asyncio.run(_admin(server_url, f"DROP ROLE IF EXISTS {secrets.role}"))
+        asyncio.run(_drop_roles(server_url, secrets))
 
 
-async def _create_role(admin_url: str, secrets: Secrets) -> None:
-    await _admin(
+async def _create_roles(admin_url: str, secrets: Secrets) -> None:
+    await _drop_roles(admin_url, secrets)
+    await admin(
         admin_url,
-        f"DROP ROLE IF EXISTS {secrets.role}",
         f"CREATE ROLE {secrets.role} LOGIN PASSWORD '{secrets.password}'",
+        f"CREATE ROLE {secrets.app_role} NOLOGIN",
     )
 
 
-async def _prepare(conn: asyncpg.Connection, role: str) -> None:
+async def _drop_roles(admin_url: str, secrets: Secrets) -> None:
+    await admin(
+        admin_url,
+        f"DROP ROLE IF EXISTS {secrets.role}",
+        f"DROP ROLE IF EXISTS {secrets.app_role}",
+    )
+
+
+async def _prepare(conn: asyncpg.Connection, secrets: Secrets) -> None:
     await conn.execute(SETUP_SQL)  # probe_runs, for the test plugin's probe handler
-    await grant(conn, role)
+    await grant(conn, secrets)
 
 
 @pytest.fixture
@@ -57,7 +69,7 @@ async def syncd_url(
     database_url: str, conn: asyncpg.Connection, role: str, secrets: Secrets
 ) -> str:
     """The test's database as the daemons reach it: as the role, password from a credential."""
-    await _prepare(conn, role)
+    await _prepare(conn, secrets)
     return secrets.url(database_url)
 
 
@@ -80,9 +92,9 @@ def monday(secrets: Secrets) -> Iterator[Monday]:
 def _fleet(secrets: Secrets, monday: Monday, storage: Path, tmp_path: Path) -> Iterator[Fleet]:
     env = {
         "CREDENTIALS_DIRECTORY": str(secrets.write(tmp_path / "credentials")),
-        "SYNCD_DATABASE__POOL_SIZE": "5",
-        "SYNCD_DAEMON__SHUTDOWN_GRACE": "5",
-        "SYNCD_RETRY__DELAYS": "[0.2]",
+        "SYNCD_DATABASE__POOL_SIZE": str(timings.POOL_SIZE),
+        "SYNCD_DAEMON__SHUTDOWN_GRACE": f"{timings.SHUTDOWN_GRACE:g}",
+        "SYNCD_RETRY__DELAYS": json.dumps(timings.FAULT_RETRY_DELAYS),
         "SYNCD_DOCUMENTS__STORAGE_ROOT": str(storage),
         **monday.env(),
     }
@@ -116,7 +128,7 @@ def private_server(secrets: Secrets) -> Iterator[EmbeddedPostgres]:
     hba.write_text(f"host all {secrets.role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
     server.start()
     try:
-        asyncio.run(_create_role(server.url, secrets))
+        asyncio.run(_create_roles(server.url, secrets))
         yield server
     finally:
         server.cleanup()
@@ -126,13 +138,13 @@ def private_server(secrets: Secrets) -> Iterator[EmbeddedPostgres]:
 async def private(private_server: EmbeddedPostgres, secrets: Secrets) -> AsyncIterator[Private]:
     """A migrated database of the test's own on the private server."""
     name = f"syncd_private_{uuid.uuid4().hex[:12]}"
-    await _admin(private_server.url, f"CREATE DATABASE {name}")
-    admin_url = _with_database(private_server.url, name)
+    await admin(private_server.url, f"CREATE DATABASE {name}")
+    admin_url = with_database(private_server.url, name)
     await asyncio.to_thread(migrate.apply, admin_url)
     conn = await asyncpg.connect(admin_url)
     try:
         await db.init_connection(conn)
-        await _prepare(conn, secrets.role)
+        await _prepare(conn, secrets)
     finally:
         await conn.close()
     try:
@@ -140,7 +152,7 @@ async def private(private_server: EmbeddedPostgres, secrets: Secrets) -> AsyncIt
     finally:
         if not (private_server.data / "postmaster.pid").exists():
             private_server.start()  # a test that stopped it failed half-way
-        await _admin(private_server.url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin(private_server.url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

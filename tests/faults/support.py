@@ -13,7 +13,6 @@ import io
 import json
 import os
 import secrets
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -30,17 +29,18 @@ from pypdf import PdfWriter
 from syncd.embedded import EmbeddedPostgres
 from syncd.fake_monday import FakeMonday, Item, Received
 from syncd.handlers.documents.frames import EXTRACTOR_MODULE
-from tests.documents_support import pdf_bytes
 from tests.faults.background import Background
-from tests.monday_support import (
+from tests.support.daemons import Daemon
+from tests.support.database import grants_sql
+from tests.support.documents import pdf_bytes
+from tests.support.monday import (
     CONTACTS_BOARD,
     ORGANIZATIONS_BOARD,
     add_boards,
     assert_valid,
     monday_config,
 )
-from tests.processes import Daemon
-from tests.support import wait_for
+from tests.support.waiting import wait_for
 
 # -- secrets and roles ------------------------------------------------------------
 
@@ -52,6 +52,11 @@ class Secrets:
     role: str
     password: str
     token: str
+
+    @property
+    def app_role(self) -> str:
+        """The application's role grants.sql names beside syncd's; nobody logs in as it."""
+        return self.role + "_app"
 
     @classmethod
     def generate(cls, role: str) -> Secrets:
@@ -74,15 +79,12 @@ class Secrets:
         return urlunsplit(parts._replace(netloc=f"{self.role}@{host}"))
 
 
-async def grant(conn: asyncpg.Connection, role: str) -> None:
-    """What syncd needs in the database it works on, and no more (no superuser)."""
-    for statement in (
-        f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}",
-        f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}",
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO {role}",
-        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO {role}",
-    ):
-        await conn.execute(statement)
+async def grant(conn: asyncpg.Connection, secrets: Secrets) -> None:
+    """What syncd needs in the database it works on, and no more: syncd/sql/grants.sql, as
+    an operator runs it with psql, plus the test plugin's own table."""
+    await conn.execute(grants_sql(runtime=secrets.role, app=secrets.app_role))
+    await conn.execute(f"GRANT SELECT, INSERT, UPDATE ON probe_runs TO {secrets.role}")
+    await conn.execute(f"GRANT USAGE ON SEQUENCE probe_runs_run_id_seq TO {secrets.role}")
 
 
 @dataclass
@@ -102,33 +104,8 @@ def server_log(server: EmbeddedPostgres) -> str:
 # -- the daemons --------------------------------------------------------------------
 
 
-class Syncd(Daemon):
-    """A `syncd run` process whose stderr is read as it comes, like its stdout."""
-
-    def __init__(self, database_url: str, wrap: Sequence[str] = (), **env: str) -> None:
-        super().__init__(database_url, wrap=wrap, **env)
-        self.errors: list[str] = []
-        self._error_reader = threading.Thread(target=self._read_errors, daemon=True)
-        self._error_reader.start()
-
-    def _read_errors(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.errors.append(line)
-
-    def stderr(self) -> str:
-        return "".join(self.errors)
-
-    def output(self) -> str:
-        return "".join(self.raw) + self.stderr()
-
-    def stop(self, timeout: float = 30.0) -> int:
-        code = super().stop(timeout)
-        self._error_reader.join(5)
-        return code
-
-    def job_ids(self, event: str) -> list[str]:
-        return [e["job_id"] for e in self.named(event)]
+# Every daemon of the suite is a tests.support Daemon: both streams read as they come.
+Syncd = Daemon
 
 
 class Fleet:
@@ -140,7 +117,7 @@ class Fleet:
         self.daemons: list[Syncd] = []
 
     def start(self, url: str, wrap: Sequence[str] = (), **env: str) -> Syncd:
-        daemon = Syncd(url, wrap, **{**self.env, **env})
+        daemon = Syncd(url, wrap=wrap, **{**self.env, **env})
         self.daemons.append(daemon)
         return daemon
 
@@ -155,35 +132,6 @@ class Fleet:
             output = daemon.output()
             for secret in (self.secrets.password, self.secrets.token, *others):
                 assert secret not in output, f"a secret is in the output of pid {daemon.proc.pid}"
-
-
-async def until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """`tests.support.wait_for` for a plain check, such as one on a daemon's log."""
-
-    async def checked() -> Any:
-        return check()
-
-    return await wait_for(checked, timeout)
-
-
-async def event(daemon: Syncd, name: str, timeout: float = 30.0, count: int = 1) -> Any:
-    """The daemon's `count`-th `name` event; fails at once if the daemon has exited."""
-
-    def seen() -> Any:
-        found = daemon.named(name)
-        if len(found) >= count:
-            return found[count - 1]
-        if daemon.proc.poll() is not None:
-            log = "".join(daemon.raw[-20:]) + daemon.stderr()
-            raise AssertionError(f"the daemon exited before {name}:\n{log}")
-        return None
-
-    return await until(seen, timeout)
-
-
-async def ready(*daemons: Syncd) -> None:
-    for daemon in daemons:
-        await event(daemon, "daemon.ready")
 
 
 async def value(conn: asyncpg.Connection, sql: str, *args: Any) -> Any:

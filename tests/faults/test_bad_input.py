@@ -9,9 +9,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.documents_support import encrypted_pdf, pdf_bytes
-from tests.faults.support import Fleet, Monday, drained, ready
-from tests.support import add_contact, enqueue
+from tests.faults.support import Fleet, Monday, drained
+from tests.support import add_contact, enqueue, ready
+from tests.support.documents import encrypted_pdf, pdf_bytes
 
 pytestmark = pytest.mark.faults
 

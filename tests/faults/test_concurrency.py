@@ -22,10 +22,9 @@ from tests.faults.support import (
     add_organization,
     assert_monday_matches_the_rows,
     drained,
-    ready,
 )
-from tests.monday_support import CONTACTS_BOARD, ORGANIZATIONS_BOARD
-from tests.support import add_contact, add_document
+from tests.support import add_contact, add_document, ready
+from tests.support.monday import CONTACTS_BOARD, ORGANIZATIONS_BOARD
 
 pytestmark = pytest.mark.faults
 

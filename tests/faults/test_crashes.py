@@ -19,21 +19,17 @@ from tests.faults.support import (
     Monday,
     assert_monday_matches_the_rows,
     drained,
-    event,
     extractors,
     long_pdf,
-    ready,
     running,
-    until,
     value,
     when,
 )
-from tests.monday_support import CONTACTS_BOARD
-from tests.support import add_contact, add_document, enqueue, wait_for, wait_status
+from tests.support import add_contact, add_document, enqueue, event, ready, wait_for, wait_status
+from tests.support.monday import CONTACTS_BOARD
+from tests.support.timings import RESCUE_AFTER
 
 pytestmark = pytest.mark.faults
-
-RESCUE_AFTER = 3.0  # tests.processes.Daemon's setting
 
 
 def creates(monday: Monday) -> list[Received]:
@@ -56,7 +52,7 @@ async def test_kill_9_with_ten_jobs_in_flight_is_rescued_in_bound_without_duplic
     ghosts = monday.hold("create_item", times=10)
     jobs = [await enqueue(conn, entity_id=c) for c in contacts]
     # All ten creates have reached monday and wait there, unanswered, when it dies.
-    await until(lambda: ghosts.held == 10)
+    await wait_for(lambda: ghosts.held == 10)
     claimed = "SELECT count(*) FROM sync_queue WHERE status = 'processing' AND id = ANY($1)"
     assert await value(conn, claimed, jobs) == 10
     survivor = fleet.start(syncd_url, **wide)
@@ -71,7 +67,7 @@ async def test_kill_9_with_ten_jobs_in_flight_is_rescued_in_bound_without_duplic
     # last: each has the Idempotency-Key of the survivor's create for the same job,
     # so monday replays the survivor's answer instead of making a second item.
     monday.release(ghosts)
-    await until(lambda: all(r.status for r in creates(monday)))
+    await wait_for(lambda: all(r.status for r in creates(monday)))
     assert survivor.stop() == 0
 
     rescued = survivor.named("job.rescued")
@@ -118,7 +114,7 @@ async def test_a_frozen_daemon_is_rescued_and_its_late_writes_are_fenced(
         "pushes late": await enqueue(conn, entity_id=contact),
     }
     await wait_for(lambda: value(conn, "SELECT count(*) = 2 FROM probe_runs"))
-    await until(lambda: ghost.held)
+    await wait_for(lambda: ghost.held)
     frozen.signal(signal.SIGSTOP)
     try:
         # The application fixed the failing job meanwhile: its next attempt succeeds.
@@ -181,7 +177,7 @@ async def test_sigterm_under_load_exits_in_the_grace_and_gives_attempts_back(
     )
     slow_running = "SELECT count(*) = 15 FROM probe_runs r JOIN sync_queue q ON q.id = r.job_id "
     await wait_for(lambda: value(conn, slow_running + "WHERE q.payload->>'sleep' = '60'"))
-    await until(lambda: ghost.held)
+    await wait_for(lambda: ghost.held)
 
     daemon.signal(signal.SIGTERM)
     signalled = time.monotonic()
@@ -212,7 +208,7 @@ async def test_sigterm_under_load_exits_in_the_grace_and_gives_attempts_back(
     # The ghost create lands after all; the released pushes run again as attempt 1
     # under the same Idempotency-Key, and monday replays instead of duplicating.
     monday.release(ghost)
-    await until(lambda: all(r.status for r in monday.call(monday.fake.calls, "create_item")))
+    await wait_for(lambda: all(r.status for r in monday.call(monday.fake.calls, "create_item")))
     await conn.execute("UPDATE sync_queue SET payload = '{}' WHERE payload->>'sleep' = '60'")
     again = fleet.start(syncd_url)
     await drained(conn)
@@ -246,7 +242,7 @@ async def test_sigterm_mid_extraction_gives_the_document_back_and_writes_nothing
         used = extractors(daemon)
         return next((pid for pid in idle if used.get(pid, 0.0) - idle[pid] >= 1.0), None)
 
-    extractor = await until(parsing, timeout=60)
+    extractor = await wait_for(parsing, timeout=60)
     row = await conn.fetchrow(
         "SELECT status, attempts FROM document_processing_queue WHERE id = $1", job
     )

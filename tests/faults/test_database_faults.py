@@ -25,15 +25,12 @@ from tests.faults.support import (
     Private,
     Secrets,
     drained,
-    event,
     insert_probes,
-    ready,
     server_log,
-    until,
     value,
     when,
 )
-from tests.support import add_contact, enqueue, wait_for, wait_status
+from tests.support import add_contact, enqueue, event, ready, wait_for, wait_status
 
 pytestmark = pytest.mark.faults
 
@@ -179,7 +176,7 @@ async def test_a_frozen_listener_does_not_cost_a_live_worker_its_job(
     await wait_for(lambda: value(conn, "SELECT count(*) = 1 FROM probe_runs"))
     await asyncio.sleep(0.5)  # past the poll that follows a claim
     proxy.freeze(await value(conn, LISTENER_PORT))
-    await until(lambda: busy.named("job.rescued") or busy.named("job.completed"), timeout=60)
+    await wait_for(lambda: busy.named("job.rescued") or busy.named("job.completed"), timeout=60)
     assert not busy.named("job.rescued")
     assert await value(conn, "SELECT attempts FROM sync_queue WHERE id = $1", job) == 1
 
@@ -204,7 +201,7 @@ async def test_a_job_claimed_again_while_its_fenced_attempt_runs_is_tracked(
     await event(watcher, "job.rescued")
     proxy.restore()
     await wait_for(lambda: value(conn, "SELECT count(*) = 2 FROM probe_runs"))
-    await until(lambda: len(watcher.named("job.rescued")) > 1 or busy.named("job.completed"))
+    await wait_for(lambda: len(watcher.named("job.rescued")) > 1 or busy.named("job.completed"))
     assert len(watcher.named("job.rescued")) == 1
     await wait_status(conn, job, "completed")
     assert await value(conn, "SELECT attempts FROM sync_queue WHERE id = $1", job) == 2

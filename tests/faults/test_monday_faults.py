@@ -17,11 +17,9 @@ from tests.faults.support import (
     add_organization,
     assert_monday_matches_the_rows,
     drained,
-    ready,
-    until,
     value,
 )
-from tests.support import add_contact, enqueue, wait_for
+from tests.support import add_contact, enqueue, ready, wait_for
 
 pytestmark = pytest.mark.faults
 
@@ -99,7 +97,7 @@ async def test_a_limit_hit_pauses_both_daemons_without_a_request_or_an_attempt(
     monday.call(exhausted)
     # One push learns of the limit first; the pause it writes holds every daemon.
     await enqueue(conn, entity_id=contacts[0])
-    await until(lambda: monday.fake.limit_hits[code] == 1)
+    await wait_for(lambda: monday.fake.limit_hits[code] == 1)
     await wait_for(lambda: value(conn, "SELECT reason = $1 FROM monday_pauses", code))
     for contact in contacts[1:]:
         await enqueue(conn, entity_id=contact)

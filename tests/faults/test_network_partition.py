@@ -21,8 +21,9 @@ import pytest
 
 from tests.faults.network import Namespace, unavailable
 from tests.faults.proxy import Proxy
-from tests.faults.support import Fleet, drained, event, insert_probes, ready, value, when
-from tests.support import enqueue, wait_for, wait_status
+from tests.faults.support import Fleet, drained, insert_probes, value, when
+from tests.support import enqueue, event, ready, wait_for, wait_status
+from tests.support.timings import RESCUE_AFTER
 
 pytestmark = pytest.mark.faults
 
@@ -37,7 +38,6 @@ FAR_SIDE = {
     "SYNCD_DAEMON__RECONNECT_MAX_DELAY": "1",
 }
 NOTICED_WITHIN = 2 + 1 * 2
-RESCUE_AFTER = 3.0  # tests.processes.Daemon's setting
 
 
 @pytest.fixture(scope="module")

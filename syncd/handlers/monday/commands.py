@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from syncd import db, queries
-from syncd.cli import UserError
-from syncd.errors import JobError
+from syncd.errors import JobError, UserError
 from syncd.handlers.monday import backfill, crm_graphql, reconcile
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import MondayRefused

@@ -22,14 +22,6 @@ class BadSignature(ValueError):
     """The token is not one monday signed with this secret, or it has expired."""
 
 
-def sign(claims: dict[str, Any], secret: str) -> str:
-    """An HS256 JWT of `claims` (what the fake monday.com sends)."""
-    header = _encode(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-    body = _encode(json.dumps(claims, separators=(",", ":")).encode())
-    signature = hmac.new(secret.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
-    return f"{header}.{body}.{_encode(signature)}"
-
-
 def verify(token: str, secret: str, now: float | None = None) -> dict[str, Any]:
     """The claims of a valid token; BadSignature saying why otherwise."""
     parts = token.removeprefix("Bearer ").strip().split(".")
@@ -58,10 +50,6 @@ def verify(token: str, secret: str, now: float | None = None) -> dict[str, Any]:
     if isinstance(nbf, int | float) and moment < nbf - LEEWAY:
         raise BadSignature("the token is not valid yet")
     return claims
-
-
-def _encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def _decode(text: str) -> bytes:

@@ -27,9 +27,9 @@ from syncd.handlers import SYNC, Context, Job
 from syncd.handlers.monday.client import MondayClient
 from syncd.handlers.monday.pauses import MemoryPauses
 from syncd.handlers.monday.settings import MondaySettings
-from tests.conftest import make_settings
+from tests.support.database import make_settings
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONTACTS_BOARD = 1001
 ORGANIZATIONS_BOARD = 1002
 
