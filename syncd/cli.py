@@ -21,7 +21,7 @@ from syncd.inspect import BadFilter
 from syncd.inspect import parse_since as inspect_since
 from syncd.job import DOCUMENTS, SYNC
 from syncd.queues import QUEUES
-from syncd.terminal import printable
+from syncd.terminal import printable, printable_lines
 
 EX_ERROR = 1
 
@@ -430,7 +430,7 @@ def cmd_pause(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(conn: asyncpg.Connection) -> int:
         try:
-            print(await pauses.command(conn, args, operate.actor()))
+            print(printable_lines(await pauses.command(conn, args, operate.actor())))
         except ValueError as exc:
             raise UserError(str(exc)) from None
         return 0
@@ -504,7 +504,7 @@ def cmd_monday(settings: Settings, args: argparse.Namespace) -> int:
         return RUN[own](settings, args)
 
     async def work(conn: asyncpg.Connection) -> int:
-        print(await monday_commands.run(conn, args))
+        print(printable_lines(await monday_commands.run(conn, args)))
         return 0
 
     return _with_connection(settings, work)

@@ -260,6 +260,14 @@ class Settings(BaseSettings):
             )
         return section
 
+    @model_validator(mode="after")
+    def _webhooks_are_served(self) -> Settings:
+        # monday's calls arrive on the daemon's HTTP listener: without it they would be
+        # refused unseen while the boards' webhooks wait for an answer.
+        if getattr(self.monday, "webhooks", None) is not None and not self.http.listen:
+            raise ValueError("monday.webhooks needs http.listen: the calls arrive there")
+        return self
+
     def queue(self, name: str) -> QueueSettings:
         """The [queues.<name>] section for queue `name` ("sync" or "documents")."""
         section: QueueSettings = getattr(self.queues, name)

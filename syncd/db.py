@@ -232,3 +232,13 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     # session was terminated; the pool replaces the connection on release.
     asyncpg.exceptions.InternalClientError,
 )
+
+# Errors a statement may meet that say nothing about the statement itself: the same
+# write succeeds when tried again (a deadlock or serialization failure, a statement
+# timeout, the server short of resources), as after a lost connection.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    *CONNECTION_ERRORS,
+    asyncpg.TransactionRollbackError,  # 40001 serialization failure, 40P01 deadlock
+    asyncpg.QueryCanceledError,  # 57014 statement_timeout
+    asyncpg.InsufficientResourcesError,  # 53xxx
+)

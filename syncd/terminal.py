@@ -26,6 +26,11 @@ def printable(text: object) -> str:
     return _UNSAFE.sub(_escape, str(text))
 
 
+def printable_lines(text: object) -> str:
+    """A report of several lines, each made `printable` (its line breaks kept)."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))
+
+
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
     if char in _NAMED:

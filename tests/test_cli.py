@@ -202,3 +202,12 @@ def test_migrate_list_and_twice(empty_database: str) -> None:
     steps = migrations_dir().glob("*.sql")
     newest = sorted(p.stem for p in steps if not p.name.endswith(".rollback.sql"))
     assert f"rolled back {newest[-1]}" in rolled
+
+
+async def test_the_pause_commands_escape_what_they_echo(
+    database_url: str, conn: asyncpg.Connection
+) -> None:
+    said = syncd(database_url, "pause", "sync", "--kind", f"x{HOSTILE}", "--reason", HOSTILE).stdout
+    said += syncd(database_url, "resume", "sync", "--kind", f"x{HOSTILE}").stdout
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f\u202e]", said)
+    assert f"x{ESCAPED}" in said

@@ -279,3 +279,10 @@ def test_a_handler_section_takes_json_tables_from_the_environment(
     s = config.load(write(tmp_path, "[monday]\nmax_wait = 5\n"))
     assert s.monday.entities["contact"].board_id == 5 and s.monday.max_wait == 5
     assert s.documents.timeout == 120
+
+
+def test_webhooks_without_the_http_listener_are_refused(tmp_path: Path) -> None:
+    hooks = '[monday.webhooks]\npath = "/monday/0123456789abcdef0123456789"\n'
+    with pytest.raises(ConfigError, match=r"monday\.webhooks needs http\.listen"):
+        config.load(write(tmp_path, hooks + '[http]\nlisten = ""\n'))
+    assert config.load(write(tmp_path, hooks)).http.listen == "127.0.0.1:9187"

@@ -195,5 +195,7 @@ def test_a_webhook_path_must_be_unguessable() -> None:
 
     with pytest.raises(ValidationError, match="unguessable"):
         WebhookSettings(path="/hooks")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="unguessable"):  # long, but its secret is "x"
+        WebhookSettings(path="/monday-webhooks-receiver/x")  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="path: required"):
         WebhookSettings()

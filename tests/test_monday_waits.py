@@ -138,3 +138,10 @@ async def test_status_shows_the_pause_and_monday_resume_ends_it_everywhere_at_on
     assert resumed[0]["early"] is True and resumed[0]["reason"] == "DAILY_LIMIT_EXCEEDED"
     assert len(resumed) == 2  # the command's, and the client's when it sent again
     assert await monday_commands.resume(conn) == []
+
+
+def test_the_last_moments_of_a_pause_are_not_zero_seconds_more() -> None:
+    from syncd.handlers.monday.client import _for_how_long
+
+    assert _for_how_long(0.04) == "a moment more"
+    assert _for_how_long(2.0) == "2.0 s more"

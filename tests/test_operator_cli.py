@@ -83,3 +83,22 @@ async def test_status_says_failed_for_good(database_url: str, conn: asyncpg.Conn
     text = syncd(database_url, "status").stdout
     assert "failed for good at attempt 1 contact" in text
     assert "attempt 1/5" not in text
+
+
+def test_every_positional_argument_of_every_command_has_help() -> None:
+    import argparse
+
+    from syncd import cli
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif not action.option_strings and not action.help:
+                missing.append(f"{path} {action.dest}")
+
+    walk(cli.build_parser(), "syncd")
+    assert not missing

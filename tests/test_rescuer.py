@@ -85,3 +85,35 @@ async def test_run_once_looks_for_nothing_forgotten_while_a_claim_is_in_flight(
         assert not rescuer.forgot_some(ours=1)
         assert await rescuer.run_once(dead=False, ours=1, looked_at=now) == []
     assert (await job_row(conn, job_id))["status"] == "processing"
+
+
+async def test_a_row_the_database_refuses_to_take_back_does_not_stop_the_rescue(
+    settings: Settings, pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    # A dead worker's job whose entity has since got a pending job: making it pending
+    # again would break the one-pending-job-per-entity index.
+    dead = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO syncd_workers (id, hostname, pid, heartbeat_at)"
+        " VALUES ($1, 'a', 1, now() - interval '1 hour')",
+        dead,
+    )
+    stuck = await processing(conn, dead, 60)
+    entity = (await job_row(conn, stuck))["entity_id"]
+    await enqueue(conn, entity_id=entity)
+    document = await conn.fetchval(
+        "INSERT INTO documents (filename, storage_path) VALUES ('a.txt', 'a.txt') RETURNING id"
+    )
+    orphan = await conn.fetchval(
+        "INSERT INTO document_processing_queue (document_id, operation, status, attempts,"
+        " worker_id, last_attempt) VALUES ($1, 'extract', 'processing', 1, $2,"
+        " now() - interval '1 minute') RETURNING id",
+        document,
+        dead,
+    )
+    rescuer, due = rescuer_of(settings, pool, Holdings())
+    with capture_logs() as logs:
+        taken = await rescuer.run_once(dead=True)
+    assert [r.job.id for r in taken] == [orphan]
+    assert [e["queue"] for e in events(logs, "rescue.failed")] == ["sync"]
+    assert due == ["documents"]

@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
+import asyncpg
+
 from syncd import logs
 from syncd.config import Settings
 from syncd.db import CONNECTION_ERRORS
@@ -124,6 +126,12 @@ class Rescuer:
             except CONNECTION_ERRORS as exc:
                 self._log.warning("rescue.failed", error=describe(exc))
                 break
+            except asyncpg.PostgresError as exc:
+                # A row the database refuses to take back (a constraint) must not
+                # take the poller, and with it the daemon, down; the other queue
+                # is still looked at, and the next poll tries again.
+                self._log.error("rescue.failed", queue=queue.name, error=describe(exc))
+                continue
             for job, status, message in rescued:
                 self._log.warning("job.rescued", **job_fields(job, status=status, error=message))
             if rescued:

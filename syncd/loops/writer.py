@@ -23,7 +23,7 @@ import asyncpg
 
 from syncd import logs
 from syncd.backoff import Doubling, until_done
-from syncd.db import CONNECTION_ERRORS
+from syncd.db import TRANSIENT_ERRORS
 from syncd.errors import describe
 from syncd.job import Job
 from syncd.loops import Loop
@@ -110,7 +110,7 @@ class OutcomeWriter(Loop):
         try:
             written = await until_done(
                 lambda: self._store.write(queue, batch),
-                CONNECTION_ERRORS,
+                TRANSIENT_ERRORS,
                 Doubling(0.1, 5.0),
                 lambda exc, delay: self._log.warning(
                     "db.write_failed", error=describe(exc), retry_in_s=delay

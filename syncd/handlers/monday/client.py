@@ -177,7 +177,7 @@ class MondayClient:
         if lock is not None:
             left = min(lock.remaining, self.waits.max_pause)
             raise errors.BoardLocked(
-                f"monday board {board_id} is locked for {left:.1f} s more ({lock.reason})",
+                f"monday board {board_id} is locked for {_for_how_long(left)} ({lock.reason})",
                 self._wall(left),
                 lock.reason,
             )
@@ -204,7 +204,7 @@ class MondayClient:
                 )
             self._pause_seen, self._pause_reason = True, pause.reason
             raise errors.MondayLimited(
-                f"monday work is paused for {left:.1f} s more ({pause.reason})",
+                f"monday work is paused for {_for_how_long(left)} ({pause.reason})",
                 self._wall(left),
                 pause.reason,
             )
@@ -375,3 +375,10 @@ def _shape(value: Any) -> str:
     if isinstance(value, dict):
         return f"an object with keys {sorted(map(str, value))[:5]}"
     return f"a {type(value).__name__}"
+
+
+def _for_how_long(seconds: float) -> str:
+    """How much longer a pause lasts, in words: never "0.0 s more" for the last moments."""
+    if seconds < 0.1:
+        return "a moment more"
+    return f"{seconds:.1f} s more"

@@ -21,7 +21,9 @@ def add_commands(group: argparse._SubParsersAction) -> None:  # type: ignore[typ
             "reported and left alone. Run with --dry-run first to read the plan."
         ),
     )
-    bf.add_argument("entity_type")
+    bf.add_argument(
+        "entity_type", metavar="ENTITY_TYPE", help="a [monday.entities.*] name, e.g. contact"
+    )
     bf.add_argument("--where", metavar="SQL", help="only the rows matching this SQL condition")
     bf.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     bf.add_argument("--json", action="store_true", help="the plan as one JSON object")
@@ -38,12 +40,21 @@ def add_commands(group: argparse._SubParsersAction) -> None:  # type: ignore[typ
             "and enqueue the push or pull that repairs it. One process at a time."
         ),
     )
-    rc.add_argument("entity_type", nargs="?", help="default: every mapped entity type")
+    rc.add_argument(
+        "entity_type",
+        metavar="ENTITY_TYPE",
+        nargs="?",
+        help="a [monday.entities.*] name (default: every mapped entity type)",
+    )
     rc.add_argument("--dry-run", action="store_true", help="report the drift, enqueue nothing")
     rc.add_argument("--json", action="store_true", help="one JSON object per entity type")
     rc.set_defaults(monday_run="reconcile")
 
     wh = group.add_parser("webhooks", help="install, list or remove the boards' webhooks")
-    wh.add_argument("action", choices=["install", "list", "remove"])
+    wh.add_argument(
+        "action",
+        choices=["install", "list", "remove"],
+        help="install the boards' webhooks, list them, or remove those syncd installed",
+    )
     wh.add_argument("--entity", metavar="ENTITY_TYPE", help="only this entity type's board")
     wh.set_defaults(monday_run="webhooks")

@@ -24,6 +24,7 @@ from syncd.handlers.monday import backfill, crm_graphql, reconcile
 from syncd.handlers.monday.client import MondayClient, idempotency_key
 from syncd.handlers.monday.errors import MondayRefused
 from syncd.handlers.monday.settings import EntityMapping, MondaySettings
+from syncd.terminal import printable, printable_lines
 
 if TYPE_CHECKING:
     from syncd.config import Settings
@@ -50,7 +51,7 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
                 report["done"] = vars(done)
             print(json.dumps(report, indent=2))
         else:
-            print(plan.render())
+            print(printable_lines(plan.render()))
             if done is None:
                 print("dry run: nothing was changed")
             else:
@@ -83,7 +84,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
                     if args.json:
                         print(json.dumps({**done.plan.summary(), "enqueued": done.enqueued}))
                     else:
-                        print(done.plan.render())
+                        print(printable_lines(done.plan.render()))
                         print(
                             f"  drifted {done.drifted}, enqueued {done.enqueued}"
                             + (" (dry run)" if args.dry_run else "")
@@ -101,7 +102,7 @@ def cmd_webhooks(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(pool: asyncpg.Pool, client: MondayClient) -> int:
         for line in await run(pool, client, settings.monday, chosen):
-            print(line)
+            print(printable(line))
         return 0
 
     return _with_monday(settings, work)
