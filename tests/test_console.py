@@ -211,7 +211,8 @@ def test_an_operator_finds_a_failed_job_retries_it_and_watches_it_complete(
 
         browser.find_element(By.XPATH, "//button[text()='Retry now']").click()
         _wait(lambda: "retried: due now" in browser.page_source)
-        assert _status_badge(browser) == "pending"
+        # The live updates may be redrawing the facts just then: wait for the badge.
+        _wait(lambda: _status_badge(browser) == "pending")
 
         # From here on the page must change by itself: mark it, then move the job as
         # a daemon would (its outcome writer sends no NOTIFY: the console's poll sees it).

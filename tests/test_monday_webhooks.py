@@ -248,7 +248,6 @@ async def test_a_person_edits_an_item_and_the_crm_row_follows(
     settings = daemon_settings(
         database_url, fake, webhooks={"path": PATH, "signing_secret": SECRET}
     )
-    settings.http.listen = "127.0.0.1:0"
     registry = Registry()
     install(registry, settings)
     contact = await add_contact(conn, title="Countess")

@@ -182,10 +182,13 @@ def too_many(code: str = "MINUTE_RATE_LIMIT_EXCEEDED", retry: Any = 30) -> dict[
 
 
 def daemon_settings(database_url: str, fake: FakeMonday, **overrides: Any) -> Settings:
+    # Webhooks arrive on the HTTP listener: with them, listen on any free port.
+    http = {"listen": "127.0.0.1:0"} if "webhooks" in overrides else {}
     return make_settings(
         database_url,
         monday=monday_config(fake, **overrides),
         retry={"delays": [1, 1, 1]},
+        http=http,
     )
 
 
