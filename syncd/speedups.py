@@ -10,21 +10,26 @@ syncd runs the same on asyncio's own loop and the json module.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from collections.abc import Callable, Coroutine
+from types import ModuleType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-try:
-    import orjson
-except ImportError:  # pragma: no cover - the fast extra is not installed
-    orjson = None  # type: ignore[assignment]
 
-try:
-    import uvloop
-except ImportError:  # pragma: no cover - the fast extra is not installed
-    uvloop = None  # type: ignore[assignment]
+def _optional(name: str) -> ModuleType | None:
+    # Imported by name, so that mypy checks this module the same with the extra
+    # installed or not.
+    try:
+        return importlib.import_module(name)
+    except ImportError:  # the fast extra is not installed
+        return None
+
+
+orjson: Any = _optional("orjson")
+uvloop: Any = _optional("uvloop")
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
@@ -51,7 +56,8 @@ def log_serializer() -> Callable[..., str]:
 
     def dumps(obj: Any, default: Callable[[Any], Any] | None = None, **kw: Any) -> str:
         try:
-            return orjson.dumps(obj, default=default, option=options).decode()
+            line: str = orjson.dumps(obj, default=default, option=options).decode()
+            return line
         except TypeError:  # what orjson refuses (an int past 64 bits): json takes it
             return json.dumps(obj, default=default, **kw)
 

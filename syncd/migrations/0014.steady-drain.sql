@@ -1,4 +1,5 @@
 -- depends: 0010.console 0011.monday-crm
+-- (0013 was reserved for a branch that needed no migration: the numbers skip it.)
 -- A drain that keeps its pace (bench/backlog.py; README "A steady drain").
 --
 -- A job's claim and its outcome are two UPDATEs that change status, a column of
