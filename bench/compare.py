@@ -465,7 +465,7 @@ async def _drain_with_syncd_sql(url: str, connections: int) -> tuple[int, float]
             )
             done = 0
             while True:
-                rows = await conn.fetch(claim, worker, CEILING_BATCH)
+                rows = await conn.fetch(claim, worker, CEILING_BATCH, [])  # no kind paused
                 if not rows:
                     # Another connection may hold the last entities' jobs: done
                     # only when nothing is pending at all.
