@@ -155,6 +155,44 @@ async def test_an_event_without_monday_signature_gets_401_and_enqueues_nothing(
     assert job["payload"] == {"item_id": item_id, "webhook": "update_column_value"}
 
 
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"iat": 0}, "the token has no exp (monday's always carry one)"),
+        ({"iat": 0, "exp": float("inf")}, "the token's exp is not a time"),
+        ({"iat": 0, "exp": "300"}, "the token's exp is not a time"),
+        ({"iat": 0, "exp": -120}, "the token has expired"),
+        ({"iat": 600, "exp": 900}, "the token was issued in the future"),
+        ({"nbf": 600, "exp": 900}, "the token is not valid yet"),
+    ],
+    ids=["no exp", "infinite exp", "exp as text", "expired", "issued ahead", "not yet valid"],
+)
+async def test_a_signed_token_must_expire_and_not_come_from_the_future(
+    fake: FakeMonday,
+    pool: asyncpg.Pool,
+    conn: asyncpg.Connection,
+    claims: dict[str, Any],
+    reason: str,
+) -> None:
+    """Times are seconds from now; monday's own tokens last five minutes."""
+    settings = MondaySettings(**hooks_config(fake))
+    _, item_id = await pushed_contact(fake, settings, pool, conn)
+    now = int(time.time())
+    moved = {k: now + v if isinstance(v, int) else v for k, v in claims.items()}
+    async with receiving(settings, pool) as base:
+        with capture_logs() as logs:
+            status, _ = await post(base + PATH, title_changed(item_id, "Queen"), jwt(moved, SECRET))
+        assert status == 401
+        assert [e["reason"] for e in events(logs, "monday.webhook_refused")] == [reason]
+        assert await to_npd_jobs(conn) == []
+        # Within a minute of clock difference, a token from monday's future is still its own.
+        ahead = jwt({"iat": now + 30, "nbf": now + 30, "exp": now + 330}, SECRET)
+        assert await post(base + PATH, title_changed(item_id, "Queen"), ahead) == (
+            200,
+            {"enqueued": 1},
+        )
+
+
 async def test_without_a_signing_secret_the_secret_path_is_the_check(
     fake: FakeMonday, pool: asyncpg.Pool, conn: asyncpg.Connection
 ) -> None:

@@ -3,6 +3,12 @@
 A JWT of one algorithm needs no library: two base64url segments, signed with
 HMAC-SHA256. Only HS256 is accepted, so a token cannot choose a weaker algorithm
 ("none") for itself, and the signature is compared in constant time.
+
+monday's tokens carry ``exp`` and ``iat`` (developer.monday.com, "Authorization
+header": five minutes apart), and its docs ask the receiver to check ``exp``. So a
+token without ``exp`` is refused: a captured one could otherwise be replayed forever.
+Times that are not finite numbers are refused too (Python's JSON reads ``NaN`` and
+``Infinity``, which no comparison would ever call expired).
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
 from typing import Any
 
-# monday's and syncd's clocks may differ by this much when checking `exp` and `nbf`.
+# monday's and syncd's clocks may differ by this much when checking `exp`, `nbf` and
+# `iat`.
 LEEWAY = 60.0
 
 
@@ -44,12 +52,29 @@ def verify(token: str, secret: str, now: float | None = None) -> dict[str, Any]:
     if not isinstance(claims, dict):
         raise BadSignature("the claims are not an object")
     moment = time.time() if now is None else now
-    exp, nbf = claims.get("exp"), claims.get("nbf")
-    if isinstance(exp, int | float) and moment > exp + LEEWAY:
+    exp = _time(claims, "exp")
+    if exp is None:
+        raise BadSignature("the token has no exp (monday's always carry one)")
+    if moment > exp + LEEWAY:
         raise BadSignature("the token has expired")
-    if isinstance(nbf, int | float) and moment < nbf - LEEWAY:
+    nbf = _time(claims, "nbf")
+    if nbf is not None and moment < nbf - LEEWAY:
         raise BadSignature("the token is not valid yet")
+    iat = _time(claims, "iat")
+    if iat is not None and moment < iat - LEEWAY:
+        raise BadSignature("the token was issued in the future")
     return claims
+
+
+def _time(claims: dict[str, Any], name: str) -> float | None:
+    """A time claim in seconds since the epoch, None when the token has none."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    # bool is an int to Python, and a JSON true is no time.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadSignature(f"the token's {name} is not a time")
+    return float(value)
 
 
 def _decode(text: str) -> bytes:

@@ -9,8 +9,8 @@ secret path. Each call is checked before anything else is done:
 - monday's ``challenge`` handshake is answered on the secret path (it enqueues
   nothing, and monday sends it before a webhook exists);
 - with a signing secret configured, every event must carry the JWT monday signs
-  with the app's signing secret (HS256, `signing.verify`); a missing or bad one gets
-  401.
+  with the app's signing secret (HS256, `signing.verify`); a missing or bad one, one
+  without ``exp``, expired, or issued in the future, gets 401.
 
 An event on a mapped board becomes a ``to_npd`` job through the same INSERT an
 application makes, so the merge trigger folds a burst of edits to one item into one
