@@ -18,6 +18,7 @@ import asyncpg
 from syncd import inspect
 from syncd.inspect import BadFilter, Filters
 from syncd.queues import QUEUES
+from syncd.status import duration
 from syncd.terminal import printable
 
 
@@ -102,12 +103,12 @@ def render_jobs(queue: str, page: inspect.Page) -> str:
     if not page.jobs:
         return "no jobs match"
     now = datetime.now(UTC)
-    lines = [f"{'JOB':36}  {'STATUS':10}  {'ATTEMPT':7}  {'CREATED':>9}  SUBJECT / ERROR"]
+    lines = [f"{'JOB':36}  {'STATUS':10}  {'ATTEMPT':7}  {'CREATED':>11}  SUBJECT / ERROR"]
     for j in page.jobs:
         attempt = f"{j['attempts']}/{j['max_attempts']}"
         line = (
             f"{j['id']!s:36}  {j['status']:10}  {attempt:7}  "
-            f"{ago(now, j['created_at']):>9}  {printable(inspect.subject(queue, j))}"
+            f"{ago(now, j['created_at']):>11}  {printable(inspect.subject(queue, j))}"
         )
         if j["error_message"]:
             line += "  ! " + printable(_short(j["error_message"]))
@@ -129,16 +130,6 @@ def ago(now: datetime, then: datetime | None) -> str:
     if s < 0:
         return "in " + duration(-s)
     return duration(s) + " ago"
-
-
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f}h"
-    return f"{seconds / 86400:.0f}d"
 
 
 async def job(conn: asyncpg.Connection, args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ for scripts."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -90,7 +91,7 @@ def render(report: dict[str, Any]) -> str:
         age = q["oldest_due_age_s"]
         lines.append(
             f"  due now {q['due']}"
-            + (f" (oldest waiting {_duration(age)})" if age is not None else "")
+            + (f" (oldest waiting {duration(age)})" if age is not None else "")
             + f"   next retry {q['next_retry'] or '-'}"
         )
         lines.append(
@@ -111,8 +112,8 @@ def render(report: dict[str, Any]) -> str:
         lines.append("  none registered")
     for w in report["workers"]:
         host = printable(w["host"])
-        where = f"{w['worker_id'][:8]} {host}:{w['pid']}  up {_duration(w['up_s'])}"
-        heard = _duration(w["heard_from_s"])
+        where = f"{w['worker_id'][:8]} {host}:{w['pid']}  up {duration(w['up_s'])}"
+        heard = duration(w["heard_from_s"])
         if w["stale"]:
             lines.append(
                 f"  ! {where}  holding {w['holding']}, silent for {heard} (past rescue_after"
@@ -130,7 +131,7 @@ def render(report: dict[str, Any]) -> str:
     for p in report.get("monday_pauses", []):
         what = f"monday board {p['board_id']} locked" if p["board_id"] else "monday paused"
         lines.append(
-            f"{what} until {p['until']} ({_duration(p['remaining_s'])} more): {p['reason']}"
+            f"{what} until {p['until']} ({duration(p['remaining_s'])} more): {p['reason']}"
             " (`syncd monday resume` ends it)"
         )
     for r in report.get("monday_reconcile", []):
@@ -151,15 +152,26 @@ def _pauses(queue: str, in_force: list[dict[str, Any]]) -> list[str]:
         reason = f": {printable(p['reason'])}" if p["reason"] else ""
         flag = "" if p["kind"] == pauses.WHOLE else f" --kind {printable(p['kind'])}"
         lines.append(
-            f"  ! {printable(what)} since {p['paused_at']} ({_duration(p['paused_s'])})"
+            f"  ! {printable(what)} since {p['paused_at']} ({duration(p['paused_s'])})"
             f" by {printable(p['paused_by'])}{reason} (`syncd resume {queue}{flag}` lifts it)"
         )
     return lines
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """How long, as a person reads it: tenths of a second under two minutes (a heartbeat's
+    age against `rescue_after` wants them), whole minutes under two hours, then hours and
+    days to a tenth. The one duration format of `syncd status`, `syncd jobs` and the
+    console; it lives here, in the core, because `status` renders with it and the app
+    layer may import the core but not the other way round."""
+    if not math.isfinite(seconds):
+        return "-"
+    if seconds < 0:
+        return "-" + duration(-seconds)
     if seconds < 120:
         return f"{seconds:.1f} s"
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"

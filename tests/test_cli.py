@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from syncd.migrate import migrations_dir
+from syncd.status import duration
 from tests.support import enqueue
 from tests.support.daemons import syncd
 
@@ -126,6 +127,28 @@ async def test_status_names_the_workers_and_the_stale_ones(
         text[2],
     )
     assert text[3] == "  ! 1 running job(s) of no registered worker: a live worker takes them back"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0, "0.0 s"),
+        (4.26, "4.3 s"),
+        (119.9, "119.9 s"),
+        (120, "2 min"),
+        (7199, "120 min"),
+        (7200, "2.0 h"),
+        (172799, "48.0 h"),
+        (172800, "2.0 d"),
+        (90 * 86400, "90.0 d"),
+        (-45, "-45.0 s"),  # a pause just past its end; clocks that disagree
+        (-7200, "-2.0 h"),
+        (float("nan"), "-"),
+        (float("inf"), "-"),
+    ],
+)
+def test_one_duration_format_for_status_jobs_and_the_console(seconds: float, shown: str) -> None:
+    assert duration(seconds) == shown
 
 
 async def test_retry_and_cancel(database_url: str, conn: asyncpg.Connection) -> None:

@@ -11,8 +11,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from syncd import inspect, pauses
-from syncd.operate import ago, duration
+from syncd.operate import ago
 from syncd.queues import QUEUES
+from syncd.status import duration
 
 STATUS_ORDER = ("pending", "processing", "failed", "completed", "cancelled")
 
