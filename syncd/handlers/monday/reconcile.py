@@ -123,7 +123,19 @@ async def exclusive(pool: asyncpg.Pool):  # type: ignore[no-untyped-def]
 
 
 class Reconciler:
-    """The periodic reconcile of every mapped entity type (a `Service`)."""
+    """The periodic reconcile of every mapped entity type (a `Service`).
+
+    Its task looks like one of the daemon's side loops (`syncd.loops.Loop`: wait, then
+    `run_once`) but is not one, on purpose. Handlers may not import `syncd.loops` (the
+    import-linter contracts in pyproject.toml keep the daemon's machinery out of
+    plugins), and the two differ where it matters: a side loop that raises stops the
+    daemon, because the worker watches it, while a monday outage must not, so a failed
+    turn here is logged and the next period tries again. And it is a `Service`, started
+    with the pool and stopped with the handlers' services, whose first turn comes
+    `every` after the start rather than at once. What is left in common, the cancel and
+    await in `stop`, is asyncio's idiom (fake_monday's webhook delivery writes it too,
+    and the fake may share no code with this client): not worth a module of its own.
+    """
 
     def __init__(self, settings: MondaySettings, client: MondayClient) -> None:
         assert settings.reconcile.every is not None
