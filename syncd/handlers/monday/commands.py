@@ -21,8 +21,9 @@ import asyncpg
 from syncd import db, queries
 from syncd.errors import JobError, UserError
 from syncd.handlers.monday import backfill, crm_graphql, reconcile
-from syncd.handlers.monday.client import MondayClient, idempotency_key
+from syncd.handlers.monday.client import Answer, MondayClient, idempotency_key
 from syncd.handlers.monday.errors import MondayRefused
+from syncd.handlers.monday.operations import Operation
 from syncd.handlers.monday.settings import EntityMapping, MondaySettings
 from syncd.terminal import printable, printable_lines
 
@@ -127,7 +128,7 @@ async def install(
             "this daemon's HTTP listener, e.g. https://syncd.example.com)"
         )
     url = hooks.public_url.rstrip("/") + hooks.resolve_path()
-    ours = {r["webhook_id"] for r in await pool.fetch(queries.load("monday_webhook_list"))}
+    ours = await _installed(pool)
     lines = []
     for board, mappings in _boards(entities).items():
         existing = await _board_webhooks(client, board)
@@ -141,13 +142,7 @@ async def install(
                 lines.append(f"board {board} {_label(event, config)}: installed already")
                 continue
             variables = {"board": str(board), "url": url, "event": event, "config": config}
-            answer = await backfill.call(
-                client,
-                crm_graphql.CREATE_WEBHOOK,
-                variables,
-                board_id=board,
-                key=idempotency_key(uuid.uuid4(), crm_graphql.CREATE_WEBHOOK, variables),
-            )
+            answer = await _change(client, crm_graphql.CREATE_WEBHOOK, variables, board)
             made = answer.data.get("create_webhook") or {}
             webhook_id = int(made["id"])
             await pool.execute(queries.load("monday_webhook_add"), webhook_id, board, event)
@@ -162,7 +157,7 @@ async def listing(
     entities: dict[str, EntityMapping],
 ) -> list[str]:
     """Every webhook on the mapped boards; those syncd installed are marked."""
-    ours = {r["webhook_id"] for r in await pool.fetch(queries.load("monday_webhook_list"))}
+    ours = await _installed(pool)
     lines = []
     for board in _boards(entities):
         found = await _board_webhooks(client, board)
@@ -184,24 +179,34 @@ async def remove(
     """Delete the webhooks syncd installed on the mapped boards (and only those)."""
     boards = _boards(entities)
     lines = []
-    for r in await pool.fetch(queries.load("monday_webhook_list")):
+    for webhook_id, r in (await _installed(pool)).items():
         if r["board_id"] not in boards:
             continue
-        webhook_id = r["webhook_id"]
-        variables = {"id": str(webhook_id)}
         try:
-            await backfill.call(
-                client,
-                crm_graphql.DELETE_WEBHOOK,
-                variables,
-                board_id=r["board_id"],
-                key=idempotency_key(uuid.uuid4(), crm_graphql.DELETE_WEBHOOK, variables),
+            await _change(
+                client, crm_graphql.DELETE_WEBHOOK, {"id": str(webhook_id)}, r["board_id"]
             )
             lines.append(f"board {r['board_id']} {r['event']}: removed webhook {webhook_id}")
         except MondayRefused as exc:
             lines.append(f"board {r['board_id']} webhook {webhook_id}: gone already ({exc})")
         await pool.execute(queries.load("monday_webhook_forget"), webhook_id)
     return lines or ["no webhooks installed by syncd"]
+
+
+async def _installed(pool: asyncpg.Pool) -> dict[int, asyncpg.Record]:
+    """The webhooks syncd installed (`monday_webhooks`), by id: the only ones `remove`
+    deletes, and those `install` and `list` call syncd's."""
+    return {r["webhook_id"]: r for r in await pool.fetch(queries.load("monday_webhook_list"))}
+
+
+async def _change(
+    client: MondayClient, document: Operation, variables: dict[str, Any], board: int
+) -> Answer:
+    """A webhook made or deleted, as every mutation is sent, with an Idempotency-Key: of
+    a fresh id (a command has no job to name it), the same for each try `backfill.call`
+    makes while it waits out a spent budget."""
+    key = idempotency_key(uuid.uuid4(), document, variables)
+    return await backfill.call(client, document, variables, board_id=board, key=key)
 
 
 async def _board_webhooks(client: MondayClient, board: int) -> list[dict[str, Any]]:
