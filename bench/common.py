@@ -24,6 +24,12 @@ sys.path.insert(0, str(REPO))
 from syncd import migrate  # noqa: E402
 from syncd.embedded import EmbeddedPostgres  # noqa: E402
 
+# Statements on a connection of their own (CREATE DATABASE cannot share one): the tests'
+# helper, which needs nothing the bench extra lacks; the other way round, the tests would
+# need psutil. Named `execute` here, because the bench calls its admin URL `admin`.
+from tests.support.database import admin as execute  # noqa: E402
+from tests.support.database import with_database  # noqa: E402
+
 
 @contextmanager
 def server(url: str | None) -> Iterator[str]:
@@ -40,16 +46,6 @@ def server(url: str | None) -> Iterator[str]:
         embedded.cleanup()
 
 
-async def execute(url: str, *statements: str) -> None:
-    """Each statement in turn, on a connection of its own."""
-    conn = await asyncpg.connect(url)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 async def fetchval(url: str, query: str, *args: object) -> Any:
     conn = await asyncpg.connect(url)
     try:
@@ -63,7 +59,7 @@ def fresh_database(admin: str, name: str, *, migrated: bool = True) -> str:
     asyncio.run(
         execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
     )
-    target = admin.rsplit("/", 1)[0] + f"/{name}"
+    target = with_database(admin, name)
     if migrated:
         migrate.apply(target)
     return target

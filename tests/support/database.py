@@ -1,5 +1,7 @@
 """The test database's helpers: admin statements, settings for a test, connections, and
-syncd/sql/grants.sql as psql runs it. The fixtures (tests/conftest.py) are built on these."""
+syncd/sql/grants.sql as psql runs it. The fixtures (tests/conftest.py) are built on these,
+and bench/common.py creates its databases with `admin` and `with_database`: so nothing
+here (nor in tests/support/__init__.py) may import pytest or another test-only package."""
 
 from __future__ import annotations
 
