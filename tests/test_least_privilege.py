@@ -270,6 +270,8 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
                 app, conn, "sync_queue", entity_type="contact", entity_id=contact
             )
             await wait_status(conn, pushed, "completed")
+            # The monday client reports its budgets for the console (within 5 s).
+            await wait_for(lambda: conn.fetchval("SELECT count(*) FROM monday_budgets"))
             [item] = fake.boards.on_board(CONTACTS_BOARD)
             fake.boards.change_values(
                 CONTACTS_BOARD,
@@ -338,6 +340,7 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
     assert dict(row) == {"email": "ada@analytical.engine", "title": "Countess"}
     # The 429 paused the token in the database and snoozed the job without an attempt.
     assert await conn.fetchval("SELECT count(*) FROM monday_pauses") == 1
+    assert events(logs, "monday.budget_write_failed") == []
     assert (await job_row(conn, snoozed))["attempts"] == 1 and events(logs, "job.snoozed")
     # A clean stop forgets the worker.
     assert await conn.fetchval("SELECT count(*) FROM syncd_workers") == 0
