@@ -5,12 +5,14 @@ changed, and never again once stopped."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import socket
 
 import asyncpg
 
+from syncd import status
 from syncd.fake_monday import TOKEN, FakeMonday
 from syncd.handlers import Registry
 from syncd.handlers.monday import install
@@ -190,3 +192,36 @@ async def test_jobs_go_on_when_the_budget_cannot_be_written(
             await wait_status(conn, second, "completed")
     assert len(events(logs, "monday.budget_write_failed")) == 1
     assert [e for e in logs if e["log_level"] == "error"] == []
+
+
+async def test_status_says_what_the_budget_is_refilled_or_unknown(
+    conn: asyncpg.Connection,
+) -> None:
+    await conn.execute(
+        "INSERT INTO monday_budgets"
+        " (token_id, budget, remaining, budget_limit, resets_at, updated_at, reported_by)"
+        " VALUES ('t0ken', 'complexity', 4820000, 5000000, now() + interval '42 s',"
+        "         now() - interval '3 s', 'web1:4242'),"
+        "        ('t0ken', 'minute', 12, 5000, now() - interval '13 minutes',"
+        "         now() - interval '14 minutes', 'web1:4242'),"
+        "        ('t0ken', 'daily', NULL, NULL, NULL, now(), E'web2:\\x1b[31m')"
+    )
+    report = await status.gather(conn, rescue_after=20.0)
+    complexity, daily, minute = report["monday_budgets"]
+    assert (complexity["budget"], complexity["old"], complexity["refilled"]) == (
+        "complexity",
+        False,
+        False,
+    )
+    assert (daily["remaining"], daily["refilled"]) == (None, False)
+    assert (minute["old"], minute["refilled"]) == (True, True)
+    json.dumps(report)  # `status --json` can print it
+    lines = [line for line in status.render(report).splitlines() if "monday budget" in line]
+    assert lines[0].startswith(
+        "monday budget complexity: 4,820,000 of 5,000,000 complexity points left, resets in 4"
+    )
+    assert "reported 3.0 s ago by web1:4242" in lines[0]
+    assert lines[1].startswith("monday budget daily: refilled (requests: monday's next answer")
+    assert "web2:\\x1b[31m" in lines[1] and "\x1b" not in lines[1]
+    assert lines[2].startswith("monday budget minute: refilled to 5,000 requests 13 min ago")
+    assert "last reported 14 min ago" in lines[2]
