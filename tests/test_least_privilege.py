@@ -46,7 +46,7 @@ from tests.support import (
     wait_for,
     wait_status,
 )
-from tests.support.daemons import syncd
+from tests.support.daemons import REPO, syncd
 from tests.support.database import grants_sql
 from tests.support.documents import write
 from tests.support.monday import CONTACTS_BOARD, fake, monday_config
@@ -178,6 +178,14 @@ async def finished_long_ago(conn: asyncpg.Connection, table: str, **columns: Any
         *values.values(),
     )
     return job_id
+
+
+def test_the_readme_shows_grants_sql_as_it_is() -> None:
+    """The README's "Database roles and privileges" embeds the file whole."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    after = readme.split("[`syncd/sql/grants.sql`](syncd/sql/grants.sql)", 1)[1]
+    shown = after.split("```sql\n", 1)[1].split("```\n", 1)[0]
+    assert shown == migrate.grants_file().read_text(encoding="utf-8")
 
 
 async def test_the_daemon_does_all_its_work_as_the_runtime_role(
