@@ -93,6 +93,7 @@ RUNTIME_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "syncd_workers": ("SELECT", "INSERT", "UPDATE", "DELETE"),
     "monday_items": ("SELECT", "INSERT", "UPDATE", "DELETE"),
     "monday_pauses": ("SELECT", "INSERT", "UPDATE"),
+    "monday_budgets": ("SELECT", "INSERT", "UPDATE"),
     "document_extractions": ("SELECT", "INSERT", "UPDATE"),
     "syncd_audit": ("SELECT", "INSERT"),
     "syncd_pauses": ("SELECT", "INSERT", "DELETE"),

@@ -1,5 +1,5 @@
 """The console's overview, in one gathering: per queue its counts, due jobs, oldest
-wait and throughput over the last hour; the workers; the monday pauses. Every
+wait and throughput over the last hour; the workers; the monday pauses and budgets. Every
 statement reads an index or a small table (bench/observe.py times it at 10 M rows)."""
 
 from __future__ import annotations

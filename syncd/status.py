@@ -4,6 +4,7 @@ for scripts."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,10 @@ from syncd.queues import QUEUES
 from syncd.terminal import printable
 
 RECENT_FAILURES = 5
+# A daemon that talks to monday reports its budgets every few seconds
+# (handlers/monday/budgets.py); a report older than this is from one that has gone
+# quiet, or gone.
+OLD_REPORT = 120.0
 
 
 async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any]:
@@ -67,9 +72,51 @@ async def gather(conn: asyncpg.Connection, rescue_after: float) -> dict[str, Any
         }
         for p in await conn.fetch(queries.load("monday_pauses_active"))
     ]
+    report["monday_budgets"] = await monday_budgets(conn)
     report["pauses"] = await pauses.listing(conn)
     report["rescue_after_s"] = rescue_after
     return report
+
+
+async def monday_budgets(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """monday's budgets as the daemons last reported them, complexity first."""
+    return [
+        {
+            "token": b["token"],
+            "budget": b["budget"],
+            "remaining": b["remaining"],
+            "limit": b["budget_limit"],
+            "resets_at": _plain(b["resets_at"]),
+            "resets_in_s": b["resets_in_s"],
+            "reported_at": _plain(b["updated_at"]),
+            "age_s": b["age_s"],
+            "reported_by": b["reported_by"],
+            # The window the report saw is over: the budget has refilled since.
+            "refilled": b["resets_in_s"] is not None and b["resets_in_s"] <= 0,
+            "old": b["age_s"] > OLD_REPORT,
+        }
+        for b in await conn.fetch(queries.load("monday_budgets"))
+    ]
+
+
+def budget_words(b: Mapping[str, Any]) -> str:
+    """One reported budget in words, for `syncd status` and the console alike (plain
+    text, from outside: escape it)."""
+    say = duration
+    unit = "complexity points" if b["budget"] == "complexity" else "requests"
+    limit = b["limit"]
+    if b["refilled"]:
+        to = "" if limit is None else f" to {limit:,.0f} {unit}"
+        level = f"refilled{to} {say(-b['resets_in_s'])} ago (its window reset)"
+    elif b["remaining"] is None:
+        level = f"refilled ({unit}: monday's next answer says how many)"
+    else:
+        of = "" if limit is None else f" of {limit:,.0f}"
+        resets = b["resets_in_s"]
+        when = "reset time not known yet" if resets is None else f"resets in {say(resets)}"
+        level = f"{b['remaining']:,.0f}{of} {unit} left, {when}"
+    last = "last reported" if b["old"] else "reported"
+    return f"{level}, {last} {say(b['age_s'])} ago by {b['reported_by']}"
 
 
 def _plain(value: Any) -> Any:
@@ -128,6 +175,11 @@ def render(report: dict[str, Any]) -> str:
             f"  ! {report['unowned_running_jobs']} running job(s) of no registered worker:"
             " a live worker takes them back"
         )
+    budgets = report.get("monday_budgets", [])
+    several = len({b["token"] for b in budgets}) > 1
+    for b in budgets:
+        token = f" (token {b['token'][:8]}…)" if several else ""
+        lines.append(f"monday budget {printable(b['budget'])}{token}: {printable(budget_words(b))}")
     for p in report.get("monday_pauses", []):
         what = f"monday board {p['board_id']} locked" if p["board_id"] else "monday paused"
         lines.append(

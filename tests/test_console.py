@@ -431,6 +431,73 @@ def test_a_monday_pause_ends_from_the_console(database_url: str) -> None:
     assert (left, audit) == (0, "monday resume")
 
 
+def _budget(database_url: str, sql: str) -> None:
+    """Make the complexity budget's row as a daemon's report would (budgets.py)."""
+    _run(database_url, lambda c: c.execute(sql))
+
+
+REPORTED = (
+    "INSERT INTO monday_budgets"
+    " (token_id, budget, remaining, budget_limit, resets_at, updated_at, reported_by)"
+    " VALUES ('abcdef0123456789', 'complexity', 4820000, 5000000, now() + interval '42 s',"
+    "         now() - interval '3 s', 'web1:4242<script>x</script>'),"
+    "        ('abcdef0123456789', 'minute', 4990, 5000, now() + interval '42 s',"
+    "         now() - interval '3 s', 'web1:4242')"
+)
+
+
+def test_the_monday_budget_shows_as_reported_or_says_there_is_no_fresh_report(
+    database_url: str,
+) -> None:
+    with console(database_url) as base:
+        overview, monday = _request(base + "/")[1], _request(base + "/monday")[1]
+        assert "budget: no daemon has reported one yet" in overview
+        assert "no daemon has reported a budget yet" in monday
+
+        _budget(database_url, REPORTED)
+        overview, monday = _request(base + "/")[1], _request(base + "/monday")[1]
+        for page in (overview, monday):
+            assert "budget: 4,820,000 of 5,000,000 complexity points left, resets in 4" in page
+            assert "reported 3s ago by web1:4242&lt;script&gt;x&lt;/script&gt;" in page
+            assert "<script>x" not in page
+        assert "4,990 of 5,000 requests left" in monday and "4,990" not in overview
+
+        # The daemons went quiet 14 minutes ago: the window they saw has reset since.
+        _budget(
+            database_url,
+            "UPDATE monday_budgets SET updated_at = now() - interval '14 minutes',"
+            " resets_at = now() - interval '13 minutes'",
+        )
+        overview = _request(base + "/")[1]
+        assert '<p class="budget old"' in overview
+        assert (
+            "budget: refilled to 5,000,000 complexity points 13m ago (its window reset),"
+            " last reported 14m ago" in overview
+        )
+
+
+def test_the_monday_page_shows_the_budget_in_the_browser(
+    database_url: str, browser: Any, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _budget(database_url, REPORTED)
+    _budget(
+        database_url,
+        "INSERT INTO monday_pauses (token_id, paused_until, reason)"
+        " VALUES ('abcdef0123456789', now() - interval '10 minutes',"
+        "         'COMPLEXITY_BUDGET_EXHAUSTED')",
+    )
+    with console(database_url) as base:
+        browser.get(base + "/monday")
+        card = _wait(lambda: browser.find_element(By.CSS_SELECTOR, "p.budget"))
+        assert card.text.startswith("budget: 4,820,000 of 5,000,000 complexity points left")
+        listed = browser.find_elements(By.CSS_SELECTOR, "ul.budgets li")
+        assert [li.get_attribute("data-budget") for li in listed] == ["complexity", "minute"]
+        assert "COMPLEXITY_BUDGET_EXHAUSTED" in browser.find_element(By.ID, "main").text
+        _shot(browser, tmp_path, "monday-budget")
+
+
 def test_a_non_loopback_listen_without_auth_is_refused(database_url: str) -> None:
     env = {**os.environ, "SYNCD_DATABASE__URL": database_url, "SYNCD_WEB__LISTEN": "0.0.0.0:0"}
     env.pop("SYNCD_CONFIG", None)

@@ -46,7 +46,7 @@ from tests.support import (
     wait_for,
     wait_status,
 )
-from tests.support.daemons import syncd
+from tests.support.daemons import REPO, syncd
 from tests.support.database import grants_sql
 from tests.support.documents import write
 from tests.support.monday import CONTACTS_BOARD, fake, monday_config
@@ -180,6 +180,14 @@ async def finished_long_ago(conn: asyncpg.Connection, table: str, **columns: Any
     return job_id
 
 
+def test_the_readme_shows_grants_sql_as_it_is() -> None:
+    """The README's "Database roles and privileges" embeds the file whole."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    after = readme.split("[`syncd/sql/grants.sql`](syncd/sql/grants.sql)", 1)[1]
+    shown = after.split("```sql\n", 1)[1].split("```\n", 1)[0]
+    assert shown == migrate.grants_file().read_text(encoding="utf-8")
+
+
 async def test_the_daemon_does_all_its_work_as_the_runtime_role(
     granted: Granted,
     app: asyncpg.Connection,
@@ -270,6 +278,8 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
                 app, conn, "sync_queue", entity_type="contact", entity_id=contact
             )
             await wait_status(conn, pushed, "completed")
+            # The monday client reports its budgets for the console (within 5 s).
+            await wait_for(lambda: conn.fetchval("SELECT count(*) FROM monday_budgets"))
             [item] = fake.boards.on_board(CONTACTS_BOARD)
             fake.boards.change_values(
                 CONTACTS_BOARD,
@@ -338,6 +348,7 @@ async def test_the_daemon_does_all_its_work_as_the_runtime_role(
     assert dict(row) == {"email": "ada@analytical.engine", "title": "Countess"}
     # The 429 paused the token in the database and snoozed the job without an attempt.
     assert await conn.fetchval("SELECT count(*) FROM monday_pauses") == 1
+    assert events(logs, "monday.budget_write_failed") == []
     assert (await job_row(conn, snoozed))["attempts"] == 1 and events(logs, "job.snoozed")
     # A clean stop forgets the worker.
     assert await conn.fetchval("SELECT count(*) FROM syncd_workers") == 0

@@ -25,6 +25,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE
 GRANT SELECT, INSERT, UPDATE ON document_extractions, monday_reconcile_runs TO :"runtime";
 -- A limit hit writes a pause; `syncd monday resume` deletes it.
 GRANT SELECT, INSERT, UPDATE, DELETE ON monday_pauses TO :"runtime";
+-- Each daemon upserts its view of monday's budgets; the console and `status` read it.
+GRANT SELECT, INSERT, UPDATE ON monday_budgets TO :"runtime";
 -- `syncd pause` adds a row, `syncd resume` deletes it; every daemon reads them.
 GRANT SELECT, INSERT, DELETE ON syncd_pauses TO :"runtime";
 -- The console's and the bulk commands' audit trail: written once, never changed.

@@ -30,7 +30,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from syncd import actions, db, inspect, overview, pauses, queries
+from syncd import actions, db, inspect, overview, pauses, queries, status
 from syncd.config import ConfigError, Settings
 from syncd.queues import QUEUES
 from syncd.web import pages
@@ -305,7 +305,8 @@ async def workers_page(request: web.Request) -> web.Response:
 async def monday_page(request: web.Request) -> web.Response:
     async with _conn(request) as conn:
         pauses = [dict(r) for r in await conn.fetch(queries.load("monday_pauses_all"))]
-    body = pages.monday_page(_page(request), pauses, request.query.get("flash", ""))
+        budgets = await status.monday_budgets(conn)
+    body = pages.monday_page(_page(request), pauses, budgets, request.query.get("flash", ""))
     return _html(request, "monday", body, "monday")
 
 

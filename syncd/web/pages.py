@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from syncd import inspect, pauses
+from syncd import inspect, pauses, status
 from syncd.operate import ago
 from syncd.queues import QUEUES
 from syncd.status import duration
@@ -163,7 +163,7 @@ def overview(page: Page, report: dict[str, Any], flash: str = "") -> str:
         + '<div class="grid">'
         + "".join(cards)
         + workers_card(report["workers"], report["rescue_after_s"])
-        + pauses_card(report["monday_pauses"])
+        + monday_card(report["monday_pauses"], report["monday_budgets"])
         + "</div>"
     )
 
@@ -217,7 +217,8 @@ def workers_card(workers: list[dict[str, Any]], rescue_after: float) -> str:
     return f'<section class="card"><h2><a href="/workers">Workers</a></h2>{body}</section>'
 
 
-def pauses_card(pauses: list[dict[str, Any]]) -> str:
+def monday_card(pauses: list[dict[str, Any]], budgets: list[dict[str, Any]]) -> str:
+    """The token's pause in force and its complexity budget (the daemons' reports)."""
     now = [p for p in pauses if p["remaining_s"] > 0]
     if now:
         body = "".join(
@@ -228,6 +229,17 @@ def pauses_card(pauses: list[dict[str, Any]]) -> str:
         )
     else:
         body = "<p class=ok>monday: no pause in force</p>"
+    complexity = [b for b in budgets if b["budget"] == "complexity"]
+    several = len({b["token"] for b in complexity}) > 1
+    body += "".join(
+        f'<p class="budget{" old" if b["old"] else ""}" data-token="{e(b["token"])}">'
+        + (f"token {e(b['token'][:8])}…: " if several else "")
+        + f"budget: {e(status.budget_words(b))}</p>"
+        for b in complexity
+    ) or (
+        '<p class="budget muted">budget: no daemon has reported one yet (a daemon reports'
+        " monday's budgets once it has talked to monday)</p>"
+    )
     return f'<section class="card"><h2><a href="/monday">monday</a></h2>{body}</section>'
 
 
@@ -348,7 +360,9 @@ def _paused(token_id: str) -> str:
     return f"board {e(board)}" if board else f"token {e(token[:8])}…"
 
 
-def monday_page(page: Page, pauses: list[dict[str, Any]], flash: str = "") -> str:
+def monday_page(
+    page: Page, pauses: list[dict[str, Any]], budgets: list[dict[str, Any]], flash: str = ""
+) -> str:
     rows = "".join(
         f"<tr><td>{_paused(p['token_id'])}</td><td>{when(p['paused_until'])}</td>"
         f"<td>{e(p['reason'])}</td><td>{when(p['updated_at'])}</td></tr>"
@@ -364,9 +378,23 @@ def monday_page(page: Page, pauses: list[dict[str, Any]], flash: str = "") -> st
     if any(p["remaining_s"] > 0 for p in pauses):
         resume = page.form("/actions/monday-resume", {}, "End the monday pause now", "bulk")
     note = f'<p class="flash">{e(flash)}</p>' if flash else ""
-    # The budget left is each daemon's own knowledge (its pacer), served by its metrics.
+    # Each daemon's pacer knows the budgets; it reports them every few seconds
+    # (handlers/monday/budgets.py), and this shows the newest report of each.
+    several = len({b["token"] for b in budgets}) > 1
+    listed = "".join(
+        f'<li class="{"old" if b["old"] else ""}" data-budget="{e(b["budget"])}">'
+        + (f"token {e(b['token'][:8])}… " if several else "")
+        + f"<b>{e(b['budget'])}</b>: {e(status.budget_words(b))}</li>"
+        for b in budgets
+    )
+    every = (
+        f"<ul class=budgets>{listed}</ul>"
+        if listed
+        else "<p class=muted>no daemon has reported a budget yet</p>"
+    )
     return (
-        f"<h1>monday</h1>{note}{pauses_card(pauses)}{resume}<h2>Pauses in the last hour</h2>{table}"
+        f"<h1>monday</h1>{note}{monday_card(pauses, budgets)}{resume}"
+        f"<h2>Budgets</h2>{every}<h2>Pauses in the last hour</h2>{table}"
     )
 
 

@@ -15,6 +15,9 @@ Every call goes through the same four steps, in this order:
    budgets from it, and turn errors into syncd's three kinds (`errors.classify`).
    A limit hit writes a shared pause; a board lock snoozes that board's jobs.
 
+Beside the calls, never in their way, a client with a pool reports what its pacer
+knows of the budgets to the database, for the console (`budgets.BudgetReporter`).
+
 The token goes into the ``Authorization`` header of each request and nowhere else:
 not into the session's defaults, not into a log event, not into an error message.
 """
@@ -25,6 +28,8 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
+import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -37,6 +42,7 @@ from pydantic import SecretStr
 
 from syncd.errors import RateLimited
 from syncd.handlers.monday import errors
+from syncd.handlers.monday.budgets import BudgetReporter
 from syncd.handlers.monday.operations import Operation
 from syncd.handlers.monday.pacing import COMPLEXITY, Pacer, Ticket, WaitTooLong
 from syncd.handlers.monday.pauses import DatabasePauses, PauseStore, token_id
@@ -87,6 +93,7 @@ class MondayClient:
         self._token = token
         self._pauses = pauses
         self._session: aiohttp.ClientSession | None = None
+        self._budgets: BudgetReporter | None = None
         self._boards: dict[int, asyncio.Semaphore] = {}
         self._pause_reason = ""
         self._pause_seen = False  # a pause was in force: log monday.resumed after it
@@ -120,10 +127,16 @@ class MondayClient:
     async def start(self, pool: asyncpg.Pool | None) -> None:
         if self._token is None:
             self._token = self.settings.resolve_token()
+        token = token_id(self._token.get_secret_value())
         if self._pauses is None:
             if pool is None:
                 raise ValueError("a MondayClient without a pause store needs the pool")
-            self._pauses = DatabasePauses(pool, token_id(self._token.get_secret_value()))
+            self._pauses = DatabasePauses(pool, token)
+        if pool is not None and self._budgets is None:
+            # For the console, which cannot see this process's pacer (budgets.py).
+            reporter = f"{socket.gethostname()}:{os.getpid()}"
+            self._budgets = BudgetReporter(pool, self.pacer, token, reporter)
+            self._budgets.start()
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.settings.max_connections),
@@ -131,6 +144,9 @@ class MondayClient:
             )
 
     async def stop(self) -> None:
+        if self._budgets is not None:
+            await self._budgets.stop()
+            self._budgets = None
         if self._session is not None:
             await self._session.close()
             self._session = None
