@@ -13,15 +13,18 @@ jobs that is what lets one claim feed the slots for a while (bench/compare.py).
 The concurrency limit counts running handlers only; a job claimed ahead has its
 attempt counted and its row `processing` (so a crash hands it to the rescuer like
 any other), and shutdown gives it back untouched with its attempt.
+
+Jobs are run by `daemon.concurrency` long-lived runner tasks (worker.py), each
+taking the next startable job here, not by a task per job: a no-op job spent a
+fifth of its CPU time creating, scheduling and tearing down its task
+(bench/profile.py, README "Benchmarks").
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import uuid
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from syncd.config import Settings
@@ -44,7 +47,7 @@ class QueueState:
     queue: Queue
     limit: int
     enabled: bool
-    running: dict[uuid.UUID, asyncio.Task[None]] = field(default_factory=dict)
+    running: int = 0  # handlers running now
     ready: deque[Job] = field(default_factory=deque)  # claimed ahead, not started
     # True while the queue may have due jobs: after a notification or a poll that
     # found some, after a claim that took all it asked for, after a job ended.
@@ -60,7 +63,7 @@ class QueueState:
 
     @property
     def held(self) -> int:
-        return len(self.running) + len(self.ready)
+        return self.running + len(self.ready)
 
     def ahead(self) -> int:
         """How many jobs to hold claimed beyond the running ones."""
@@ -100,10 +103,8 @@ class Slots:
             for name, queue in QUEUES.items()
         }
         self._rotation = 0
-
-    @property
-    def running(self) -> int:
-        return sum(len(s.running) for s in self.states.values())
+        self._order = deque(self.states.values())  # whose claimed job starts next
+        self.running = 0  # handlers running now, every queue's
 
     def room(self) -> int:
         """How many more jobs the daemon as a whole may claim now."""
@@ -155,19 +156,29 @@ class Slots:
             state.ready.clear()
         return taken
 
-    def startable(self) -> Iterator[tuple[QueueState, Job]]:
-        """Claimed jobs to start while slots are free, taking the queues in turn.
+    def take(self) -> tuple[QueueState, Job] | None:
+        """The next claimed job to start, if a slot is free, taking the queues in turn;
+        counted as running from here until its state's `finished`."""
+        if self.running >= self.concurrency:
+            return None
+        states = self._order
+        for _ in range(len(states)):
+            state = states[0]
+            states.rotate(-1)
+            if state.ready and state.running < state.limit:
+                state.running += 1
+                self.running += 1
+                return state, state.ready.popleft()
+        return None
 
-        Each comes out of `ready`; the caller starts it (into `running`) before
-        asking for the next."""
-        running = self.running  # counted once: each job yielded is one more
-        started = True
-        while started:
-            started = False
-            for state in self.states.values():
-                if running >= self.concurrency:
-                    return
-                if state.ready and len(state.running) < state.limit:
-                    yield state, state.ready.popleft()
-                    running += 1
-                    started = True
+    def finished(self, state: QueueState, seconds: float) -> None:
+        """A job `take` gave out has ended after `seconds`: its slot is free."""
+        state.running -= 1
+        self.running -= 1
+        state.finished(seconds)
+
+    def startable(self) -> int:
+        """How many claimed jobs could start now (for waking that many runners)."""
+        free = self.concurrency - self.running
+        waiting = sum(min(len(s.ready), s.limit - s.running) for s in self.states.values())
+        return max(0, min(free, waiting))

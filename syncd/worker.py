@@ -3,7 +3,8 @@
 A job's way through syncd:
   INSERT -> trigger NOTIFY (syncd/migrations/0004) -> Listener wakes the queue here ->
   `_fetch` claims due jobs (the Queue's claim statement) while slots are free ->
-  `_attempt` calls the handler from the registry under the queue's timeout ->
+  a runner (`_runner`, one per slot) takes the next one and `_attempt` calls the
+  handler from the registry under the queue's timeout ->
   outcomes.decide makes what it did an Outcome -> the OutcomeWriter
   (loops/writer.py) writes it (write_outcomes.sql) and logs job.completed /
   job.retry_scheduled / job.failed / job.snoozed / job.released.
@@ -14,6 +15,7 @@ free slots are shared between them, so a flood of documents cannot starve syncs.
 How the fetch loop is woken, and why each signal is needed:
   * `_wake` is the fetch loop's one alarm: set when a queue may have due jobs
     (`_due`) and when a slot frees up. The loop sleeps on nothing else.
+  * `_claimed` is the idle runners' alarm: set when claimed jobs wait for a slot.
   * `QueueState.wanted` says *which* queue to claim for, so an idle queue costs
     no claim; `fresh` keeps a notification that arrived while a claim was in
     flight from being wiped out by that claim coming back short.
@@ -33,6 +35,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from logging import DEBUG
 
 import asyncpg
 
@@ -54,8 +57,11 @@ from syncd.loops.writer import OutcomeWriter
 from syncd.metrics import Metrics
 from syncd.outcomes import RELEASED, Outcome, RetryPolicy
 from syncd.queues import QUEUES, Queue, job_fields
-from syncd.slots import QueueState, Slots
+from syncd.slots import Slots
 from syncd.store import Store
+
+# How long a runner may keep the event loop between two jobs (seconds).
+TURN = 0.0005
 
 
 class Worker:
@@ -80,6 +86,8 @@ class Worker:
         self._policies = {q: RetryPolicy.of(settings, q, registry.backoff) for q in QUEUES}
         self.holdings = Holdings()
         self._wake = asyncio.Event()
+        self._claimed = asyncio.Event()
+        self._runners: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._releasing = False
         self._pool: asyncpg.Pool | None = None
@@ -101,6 +109,7 @@ class Worker:
         if not self._stop.is_set():
             self._stop.set()
             self._wake.set()
+            self._claimed.set()  # idle runners end
 
     def reload(self) -> None:
         """SIGHUP: take the new log level and concurrency limits; see reload.py."""
@@ -179,6 +188,7 @@ class Worker:
         self._loops = [loop.start(self._loop_ended) for loop in side]
         self._notifier.ready()
         self.log.info("daemon.ready", listen=self.settings.database.listen)
+        self._dispatch()
         await self._fetch()
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
@@ -190,9 +200,11 @@ class Worker:
 
     async def _shutdown(self) -> None:
         self._notifier.stopping()
-        running = [t for s in self.queues.values() for t in s.running.values()]
+        running = [t for t in self._runners if not t.done()]
         self.log.info(
-            "daemon.stopping", running=len(running), grace_s=self.settings.daemon.shutdown_grace
+            "daemon.stopping",
+            running=self.slots.running,
+            grace_s=self.settings.daemon.shutdown_grace,
         )
         if self._writer is not None:  # claimed ahead and never started: back at once
             for job in self.slots.take_ready():
@@ -264,43 +276,47 @@ class Worker:
         return more and self.slots.room() > 0
 
     def _dispatch(self) -> None:
-        """Start claimed jobs while slots are free, taking the queues in turn."""
+        """Wake runners for the claimed jobs waiting, one runner per free slot."""
         if self._stop.is_set():
             return  # shutdown gives the waiting ones back
-        for state, job in self.slots.startable():
-            task = asyncio.create_task(self._run(state, job), name=f"job-{job.id}")
-            state.running[job.id] = task
-            # In case the task is cancelled before its first step (the finally
-            # in _run then never runs; only when the event loop is torn down).
-            task.add_done_callback(functools.partial(self._ended, state, job))
+        while len(self._runners) < self.slots.concurrency:  # a reload may raise it
+            runner = asyncio.create_task(self._runner(), name="runner")
+            runner.add_done_callback(self._loop_ended)  # a runner must never die
+            self._runners.append(runner)
+        if self.slots.startable():
+            self._claimed.set()
 
-    def _ended(self, state: QueueState, job: Job, task: asyncio.Task[None]) -> None:
-        # Only if the slot is still this task's: a job rescued from us while
-        # cut off can be claimed by us again while its fenced attempt still
-        # runs, and that one ending must not untrack the newer attempt.
-        if state.running.get(job.id) is task:
-            del state.running[job.id]
-            self._dispatch()
-            self._wake.set()
-
-    async def _run(self, state: QueueState, job: Job) -> None:
-        started = time.monotonic()
-        try:
-            await self._attempt(job)
-        finally:
-            state.finished(time.monotonic() - started)
-            # Free the slot in the job's own last step, not in a done callback one
-            # loop turn later, so that a claim issued right after counts it.
-            task = asyncio.current_task()
-            assert task is not None
-            self._ended(state, job, task)
+    async def _runner(self) -> None:
+        """One slot: run claimed jobs one after another until shutdown."""
+        turned = time.monotonic()
+        while not self._stop.is_set():
+            taken = self.slots.take()
+            if taken is None:
+                self._claimed.clear()
+                await self._claimed.wait()
+                turned = time.monotonic()
+                continue
+            state, job = taken
+            started = time.monotonic()
+            try:
+                await self._attempt(job)
+            finally:
+                ended = time.monotonic()
+                self.slots.finished(state, ended - started)
+                self._wake.set()  # a slot is free: the fetch loop may claim
+            if ended - turned > TURN:
+                # Let the loop turn: a handler that never waits would otherwise
+                # run every job claimed ahead before the outcome writer and the
+                # next claim get their turn.
+                await asyncio.sleep(0)
+                turned = time.monotonic()
 
     async def _attempt(self, job: Job) -> None:
         """One attempt; its outcome to the writer."""
         assert self._writer is not None and self._pool is not None
-        log = self.log.bind(**job_fields(job))
-        log.debug("job.started")
-        context = Context(self._pool, self.settings, log)
+        context = Context(self._pool, self.settings, bind=lambda: self.log.bind(**job_fields(job)))
+        if logs.enabled(DEBUG):
+            context.log.debug("job.started")
         outcome = await outcomes.attempt(
             job, lambda: self._call(job, context), self._policies[job.queue]
         )
@@ -343,7 +359,7 @@ class Worker:
             self._writer.submit(job, Outcome(RELEASED))
 
     def _written(self, queue: Queue, due_again: datetime | None) -> None:
-        # The job no longer blocks its entity: another job for it may be due.
+        # Its jobs no longer block their entities: other jobs for them may be due.
         self._due(queue.name)
         if due_again is not None and self._poller is not None:
             self._poller.look(due_again)
