@@ -3,7 +3,7 @@
 A job's way through syncd:
   INSERT -> trigger NOTIFY (syncd/migrations/0004) -> Listener wakes the queue here ->
   `_fetch` claims due jobs (the Queue's claim statement) while slots are free ->
-  a runner (`_runner`, one per slot) takes the next one and `_attempt` calls the
+  a runner (slots.py, one per slot) takes the next one and `_attempt` calls the
   handler from the registry under the queue's timeout ->
   outcomes.decide makes what it did an Outcome -> the OutcomeWriter
   (loops/writer.py) writes it (write_outcomes.sql) and logs job.completed /
@@ -15,7 +15,6 @@ free slots are shared between them, so a flood of documents cannot starve syncs.
 How the fetch loop is woken, and why each signal is needed:
   * `_wake` is the fetch loop's one alarm: set when a queue may have due jobs
     (`_due`) and when a slot frees up. The loop sleeps on nothing else.
-  * `_claimed` is the idle runners' alarm: set when claimed jobs wait for a slot.
   * `QueueState.wanted` says *which* queue to claim for, so an idle queue costs
     no claim; `fresh` keeps a notification that arrived while a claim was in
     flight from being wiped out by that claim coming back short.
@@ -31,7 +30,6 @@ import contextlib
 import functools
 import os
 import socket
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -60,9 +58,6 @@ from syncd.queues import QUEUES, Queue, job_fields
 from syncd.slots import Slots
 from syncd.store import Store
 
-# How long a runner may keep the event loop between two jobs (seconds).
-TURN = 0.0005
-
 
 class Worker:
     def __init__(
@@ -86,8 +81,6 @@ class Worker:
         self._policies = {q: RetryPolicy.of(settings, q, registry.backoff) for q in QUEUES}
         self.holdings = Holdings()
         self._wake = asyncio.Event()
-        self._claimed = asyncio.Event()
-        self._runners: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._releasing = False
         self._pool: asyncpg.Pool | None = None
@@ -109,7 +102,7 @@ class Worker:
         if not self._stop.is_set():
             self._stop.set()
             self._wake.set()
-            self._claimed.set()  # idle runners end
+            self.slots.stop()  # idle runners end
 
     def reload(self) -> None:
         """SIGHUP: take the new log level and concurrency limits; see reload.py."""
@@ -200,7 +193,7 @@ class Worker:
 
     async def _shutdown(self) -> None:
         self._notifier.stopping()
-        running = [t for t in self._runners if not t.done()]
+        running = self.slots.runners()
         self.log.info(
             "daemon.stopping",
             running=self.slots.running,
@@ -276,49 +269,22 @@ class Worker:
         return more and self.slots.room() > 0
 
     def _dispatch(self) -> None:
-        """Wake runners for the claimed jobs waiting, one runner per free slot."""
+        """Start the claimed jobs waiting, while slots are free."""
         if self._stop.is_set():
             return  # shutdown gives the waiting ones back
-        while len(self._runners) < self.slots.concurrency:  # a reload may raise it
-            runner = asyncio.create_task(self._runner(), name="runner")
-            runner.add_done_callback(self._loop_ended)  # a runner must never die
-            self._runners.append(runner)
-        if self.slots.startable():
-            self._claimed.set()
+        self.slots.dispatch(self._attempt, self._slot_freed, self._loop_ended)
 
-    async def _runner(self) -> None:
-        """One slot: run claimed jobs one after another until shutdown."""
-        turned = time.monotonic()
-        while not self._stop.is_set():
-            taken = self.slots.take()
-            if taken is None:
-                self._claimed.clear()
-                await self._claimed.wait()
-                turned = time.monotonic()
-                continue
-            state, job = taken
-            started = time.monotonic()
-            try:
-                await self._attempt(job)
-            finally:
-                ended = time.monotonic()
-                self.slots.finished(state, ended - started)
-                self._wake.set()  # a slot is free: the fetch loop may claim
-            if ended - turned > TURN:
-                # Let the loop turn: a handler that never waits would otherwise
-                # run every job claimed ahead before the outcome writer and the
-                # next claim get their turn.
-                await asyncio.sleep(0)
-                turned = time.monotonic()
+    def _slot_freed(self) -> None:
+        self._wake.set()  # the fetch loop may claim
 
-    async def _attempt(self, job: Job) -> None:
+    async def _attempt(self, job: Job, runner: asyncio.Task[None] | None = None) -> None:
         """One attempt; its outcome to the writer."""
         assert self._writer is not None and self._pool is not None
         context = Context(self._pool, self.settings, bind=lambda: self.log.bind(**job_fields(job)))
         if logs.enabled(DEBUG):
             context.log.debug("job.started")
         outcome = await outcomes.attempt(
-            job, lambda: self._call(job, context), self._policies[job.queue]
+            job, lambda: self._call(job, context), self._policies[job.queue], runner
         )
         self._writer.submit(job, outcome)
         if outcome.kind == RELEASED and not self._releasing:
