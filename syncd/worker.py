@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import os
 import socket
 import uuid
@@ -181,6 +182,10 @@ class Worker:
         self._loops = [loop.start(self._loop_ended) for loop in side]
         self._notifier.ready()
         self.log.info("daemon.ready", listen=self.settings.database.listen)
+        # What start-up made (modules, settings, handlers) lives as long as the
+        # daemon: out of the collector's way, a full collection walks only what
+        # jobs leave behind, and stops the loop for less.
+        gc.freeze()
         self._dispatch()
         await self._fetch()
 
