@@ -112,4 +112,4 @@ class DaemonHttp:
 
 
 def _running(state: QueueState) -> float:
-    return len(state.running)
+    return state.running

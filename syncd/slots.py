@@ -13,15 +13,20 @@ jobs that is what lets one claim feed the slots for a while (bench/compare.py).
 The concurrency limit counts running handlers only; a job claimed ahead has its
 attempt counted and its row `processing` (so a crash hands it to the rescuer like
 any other), and shutdown gives it back untouched with its attempt.
+
+Jobs are run by `daemon.concurrency` long-lived runner tasks, each taking the
+next claimed job when a slot is free, not by a task per job: a no-op job spent
+a fifth of its CPU time creating, scheduling and tearing down its task
+(bench/profile.py, README "Benchmarks").
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import uuid
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from syncd.config import Settings
@@ -31,6 +36,8 @@ from syncd.pauses import WHOLE
 from syncd.queues import QUEUES, Queue
 from syncd.store import Store
 
+# How long a runner may keep the event loop between two jobs (seconds).
+TURN = 0.0005
 # Weight of the newest sample in the moving averages below.
 SMOOTHING = 0.2
 
@@ -44,7 +51,8 @@ class QueueState:
     queue: Queue
     limit: int
     enabled: bool
-    running: dict[uuid.UUID, asyncio.Task[None]] = field(default_factory=dict)
+    running: int = 0  # handlers running now
+    asking: int = 0  # jobs asked for by claims in flight
     ready: deque[Job] = field(default_factory=deque)  # claimed ahead, not started
     # True while the queue may have due jobs: after a notification or a poll that
     # found some, after a claim that took all it asked for, after a job ended.
@@ -60,7 +68,7 @@ class QueueState:
 
     @property
     def held(self) -> int:
-        return len(self.running) + len(self.ready)
+        return self.running + len(self.ready)
 
     def ahead(self) -> int:
         """How many jobs to hold claimed beyond the running ones."""
@@ -71,7 +79,7 @@ class QueueState:
 
     def room(self) -> int:
         """How many more jobs this queue may claim now."""
-        return self.limit + self.ahead() - self.held
+        return self.limit + self.ahead() - self.held - self.asking
 
     def claimed(self, jobs: list[Job], seconds: float) -> None:
         self.ready.extend(jobs)
@@ -100,16 +108,17 @@ class Slots:
             for name, queue in QUEUES.items()
         }
         self._rotation = 0
-
-    @property
-    def running(self) -> int:
-        return sum(len(s.running) for s in self.states.values())
+        self._order = deque(self.states.values())  # whose claimed job starts next
+        self.running = 0  # handlers running now, every queue's
+        self._runners: list[asyncio.Task[None]] = []
+        self._claimed = asyncio.Event()  # idle runners' alarm: jobs wait for a slot
+        self._stopping = False
 
     def room(self) -> int:
         """How many more jobs the daemon as a whole may claim now."""
         states = self.states.values()
         ahead = sum(s.ahead() for s in states if s.enabled)
-        return self.concurrency + ahead - sum(s.held for s in states)
+        return self.concurrency + ahead - sum(s.held + s.asking for s in states)
 
     def hungry(self) -> list[QueueState]:
         """The queues to claim for now, starting with a different one each time."""
@@ -137,9 +146,13 @@ class Slots:
                 continue
             state.fresh = False
             asked = loop.time()
-            with holdings.claiming():
-                jobs = await store.claim(state.queue, want, state.paused)
-                holdings.add(state.queue.name, jobs)
+            state.asking += want
+            try:
+                with holdings.claiming():
+                    jobs = await store.claim(state.queue, want, state.paused)
+                    holdings.add(state.queue.name, jobs)
+            finally:
+                state.asking -= want
             state.claimed(jobs, loop.time() - asked)
             if len(jobs) < want:
                 state.wanted = state.fresh
@@ -155,19 +168,86 @@ class Slots:
             state.ready.clear()
         return taken
 
-    def startable(self) -> Iterator[tuple[QueueState, Job]]:
-        """Claimed jobs to start while slots are free, taking the queues in turn.
+    def take(self) -> tuple[QueueState, Job] | None:
+        """The next claimed job to start, if a slot is free, taking the queues in turn;
+        counted as running from here until its state's `finished`."""
+        if self.running >= self.concurrency:
+            return None
+        states = self._order
+        for _ in range(len(states)):
+            state = states[0]
+            states.rotate(-1)
+            if state.ready and state.running < state.limit:
+                state.running += 1
+                self.running += 1
+                return state, state.ready.popleft()
+        return None
 
-        Each comes out of `ready`; the caller starts it (into `running`) before
-        asking for the next."""
-        running = self.running  # counted once: each job yielded is one more
-        started = True
-        while started:
-            started = False
-            for state in self.states.values():
-                if running >= self.concurrency:
-                    return
-                if state.ready and len(state.running) < state.limit:
-                    yield state, state.ready.popleft()
-                    running += 1
-                    started = True
+    def finished(self, state: QueueState, seconds: float) -> None:
+        """A job `take` gave out has ended after `seconds`: its slot is free."""
+        state.running -= 1
+        self.running -= 1
+        state.finished(seconds)
+
+    def startable(self) -> int:
+        """How many claimed jobs could start now."""
+        free = self.concurrency - self.running
+        waiting = sum(min(len(s.ready), s.limit - s.running) for s in self.states.values())
+        return max(0, min(free, waiting))
+
+    # -- the runners -------------------------------------------------------------------
+
+    def dispatch(
+        self,
+        attempt: Callable[[Job, asyncio.Task[None] | None], Awaitable[None]],
+        freed: Callable[[], None],
+        died: Callable[[asyncio.Task[None]], None],
+    ) -> None:
+        """Have the claimed jobs started: a runner per slot (more after a reload
+        raised the limit), and the idle ones woken. `attempt(job, runner)` runs
+        one; `freed` hears of each slot freed; `died` of a runner that ended."""
+        while len(self._runners) < self.concurrency:
+            runner = asyncio.create_task(self._run(attempt, freed), name="runner")
+            runner.add_done_callback(died)  # a runner must never die
+            self._runners.append(runner)
+        if self.startable():
+            self._claimed.set()
+
+    def stop(self) -> None:
+        """No job starts from now on; idle runners end, busy ones after their job."""
+        self._stopping = True
+        self._claimed.set()
+
+    def runners(self) -> list[asyncio.Task[None]]:
+        """The runners not ended yet (shutdown waits for them, then cancels them)."""
+        return [r for r in self._runners if not r.done()]
+
+    async def _run(
+        self,
+        attempt: Callable[[Job, asyncio.Task[None] | None], Awaitable[None]],
+        freed: Callable[[], None],
+    ) -> None:
+        """One slot: run claimed jobs one after another until shutdown."""
+        me = asyncio.current_task()
+        turned = time.monotonic()
+        while not self._stopping:
+            taken = self.take()
+            if taken is None:
+                self._claimed.clear()
+                await self._claimed.wait()
+                turned = time.monotonic()
+                continue
+            state, job = taken
+            started = time.monotonic()
+            try:
+                await attempt(job, me)
+            finally:
+                ended = time.monotonic()
+                self.finished(state, ended - started)
+                freed()
+            if ended - turned > TURN:
+                # Let the loop turn: a handler that never waits would otherwise
+                # run every job claimed ahead before the outcome writer and the
+                # next claim get their turn.
+                await asyncio.sleep(0)
+                turned = time.monotonic()

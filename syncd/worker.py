@@ -3,7 +3,8 @@
 A job's way through syncd:
   INSERT -> trigger NOTIFY (syncd/migrations/0004) -> Listener wakes the queue here ->
   `_fetch` claims due jobs (the Queue's claim statement) while slots are free ->
-  `_attempt` calls the handler from the registry under the queue's timeout ->
+  a runner (slots.py, one per slot) takes the next one and `_attempt` calls the
+  handler from the registry under the queue's timeout ->
   outcomes.decide makes what it did an Outcome -> the OutcomeWriter
   (loops/writer.py) writes it (write_outcomes.sql) and logs job.completed /
   job.retry_scheduled / job.failed / job.snoozed / job.released.
@@ -27,12 +28,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import os
 import socket
-import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from logging import DEBUG
 
 import asyncpg
 
@@ -54,7 +56,7 @@ from syncd.loops.writer import OutcomeWriter
 from syncd.metrics import Metrics
 from syncd.outcomes import RELEASED, Outcome, RetryPolicy
 from syncd.queues import QUEUES, Queue, job_fields
-from syncd.slots import QueueState, Slots
+from syncd.slots import Slots
 from syncd.store import Store
 
 
@@ -101,6 +103,7 @@ class Worker:
         if not self._stop.is_set():
             self._stop.set()
             self._wake.set()
+            self.slots.stop()  # idle runners end
 
     def reload(self) -> None:
         """SIGHUP: take the new log level and concurrency limits; see reload.py."""
@@ -179,6 +182,11 @@ class Worker:
         self._loops = [loop.start(self._loop_ended) for loop in side]
         self._notifier.ready()
         self.log.info("daemon.ready", listen=self.settings.database.listen)
+        # What start-up made (modules, settings, handlers) lives as long as the
+        # daemon: out of the collector's way, a full collection walks only what
+        # jobs leave behind, and stops the loop for less.
+        gc.freeze()
+        self._dispatch()
         await self._fetch()
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
@@ -190,9 +198,11 @@ class Worker:
 
     async def _shutdown(self) -> None:
         self._notifier.stopping()
-        running = [t for s in self.queues.values() for t in s.running.values()]
+        running = self.slots.runners()
         self.log.info(
-            "daemon.stopping", running=len(running), grace_s=self.settings.daemon.shutdown_grace
+            "daemon.stopping",
+            running=self.slots.running,
+            grace_s=self.settings.daemon.shutdown_grace,
         )
         if self._writer is not None:  # claimed ahead and never started: back at once
             for job in self.slots.take_ready():
@@ -264,45 +274,22 @@ class Worker:
         return more and self.slots.room() > 0
 
     def _dispatch(self) -> None:
-        """Start claimed jobs while slots are free, taking the queues in turn."""
+        """Start the claimed jobs waiting, while slots are free."""
         if self._stop.is_set():
             return  # shutdown gives the waiting ones back
-        for state, job in self.slots.startable():
-            task = asyncio.create_task(self._run(state, job), name=f"job-{job.id}")
-            state.running[job.id] = task
-            # In case the task is cancelled before its first step (the finally
-            # in _run then never runs; only when the event loop is torn down).
-            task.add_done_callback(functools.partial(self._ended, state, job))
+        self.slots.dispatch(self._attempt, self._slot_freed, self._loop_ended)
 
-    def _ended(self, state: QueueState, job: Job, task: asyncio.Task[None]) -> None:
-        # Only if the slot is still this task's: a job rescued from us while
-        # cut off can be claimed by us again while its fenced attempt still
-        # runs, and that one ending must not untrack the newer attempt.
-        if state.running.get(job.id) is task:
-            del state.running[job.id]
-            self._dispatch()
-            self._wake.set()
+    def _slot_freed(self) -> None:
+        self._wake.set()  # the fetch loop may claim
 
-    async def _run(self, state: QueueState, job: Job) -> None:
-        started = time.monotonic()
-        try:
-            await self._attempt(job)
-        finally:
-            state.finished(time.monotonic() - started)
-            # Free the slot in the job's own last step, not in a done callback one
-            # loop turn later, so that a claim issued right after counts it.
-            task = asyncio.current_task()
-            assert task is not None
-            self._ended(state, job, task)
-
-    async def _attempt(self, job: Job) -> None:
+    async def _attempt(self, job: Job, runner: asyncio.Task[None] | None = None) -> None:
         """One attempt; its outcome to the writer."""
         assert self._writer is not None and self._pool is not None
-        log = self.log.bind(**job_fields(job))
-        log.debug("job.started")
-        context = Context(self._pool, self.settings, log)
+        context = Context(self._pool, self.settings, bind=lambda: self.log.bind(**job_fields(job)))
+        if logs.enabled(DEBUG):
+            context.log.debug("job.started")
         outcome = await outcomes.attempt(
-            job, lambda: self._call(job, context), self._policies[job.queue]
+            job, lambda: self._call(job, context), self._policies[job.queue], runner
         )
         self._writer.submit(job, outcome)
         if outcome.kind == RELEASED and not self._releasing:
@@ -343,7 +330,7 @@ class Worker:
             self._writer.submit(job, Outcome(RELEASED))
 
     def _written(self, queue: Queue, due_again: datetime | None) -> None:
-        # The job no longer blocks its entity: another job for it may be due.
+        # Its jobs no longer block their entities: other jobs for them may be due.
         self._due(queue.name)
         if due_again is not None and self._poller is not None:
             self._poller.look(due_again)

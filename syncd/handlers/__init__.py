@@ -12,7 +12,6 @@ handlers are installed the same way as a deployment's own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,13 +47,35 @@ __all__ = [
 ]
 
 
-@dataclass(slots=True)
 class Context:
-    """What a running handler may use: the shared pool, the settings, a bound logger."""
+    """What a running handler may use: the shared pool, the settings, a bound logger.
 
-    pool: asyncpg.Pool
-    settings: Settings
-    log: structlog.stdlib.BoundLogger
+    The worker passes `bind`, which makes the logger on first use instead: binding
+    a job's fields costs more than a no-op job itself, and most attempts never log."""
+
+    __slots__ = ("_bind", "_log", "pool", "settings")
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        log: structlog.stdlib.BoundLogger | None = None,
+        *,
+        bind: Callable[[], structlog.stdlib.BoundLogger] | None = None,
+    ) -> None:
+        if (log is None) == (bind is None):
+            raise TypeError("Context takes a log or a bind, one of them")
+        self.pool = pool
+        self.settings = settings
+        self._log = log
+        self._bind = bind
+
+    @property
+    def log(self) -> structlog.stdlib.BoundLogger:
+        if self._log is None:
+            assert self._bind is not None
+            self._log = self._bind()
+        return self._log
 
 
 class Handler(Protocol):

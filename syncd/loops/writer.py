@@ -58,7 +58,8 @@ class OutcomeWriter(Loop):
         on_written: Callable[[Queue, datetime | None], None],
         count: Counted | None = None,
     ) -> None:
-        """`on_written(queue, due_again)` hears of each outcome once written (or fenced);
+        """`on_written(queue, due_again)` hears of each batch once written (or fenced),
+        with the earliest time one of its jobs is due again;
         `count` of each batch written, for the metrics (Metrics.outcomes)."""
         self._store = store
         self._count = count
@@ -141,10 +142,14 @@ class OutcomeWriter(Loop):
         # decides it is drained on that count, and the forgotten-job rescue
         # spares what it holds.
         self._holdings.discard(queue.name, [job.id for job, _ in batch])
-        for row in rows:
-            # A retry or snooze of ours is due again then, and no notification will say so.
-            due_again = row.next_retry if row is not None and row.status == "pending" else None
-            self._on_written(queue, due_again)
+        # A retry or snooze of ours is due again then, and no notification will
+        # say so: the poller looks at the earliest, and learns of the next ones then.
+        due_again = [
+            row.next_retry
+            for row in rows
+            if row is not None and row.status == "pending" and row.next_retry is not None
+        ]
+        self._on_written(queue, min(due_again, default=None))
 
     def _report(self, job: Job, outcome: Outcome, row: Written | None) -> None:
         """The log event of one outcome, as the row took it."""
