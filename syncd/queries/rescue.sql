@@ -4,21 +4,18 @@
 -- job itself did not fail. The rescuing worker ($2) spares its own jobs: it is
 -- alive, it knows they are running, and a late heartbeat (a frozen listener, a
 -- database away for a while) is not death. The attempt's history gets a 'rescued'
--- entry (appended as write_outcomes.sql does).
+-- entry (syncd_append_attempt, migration 0016).
 UPDATE {table} q
    SET status = CASE WHEN q.attempts >= q.max_attempts THEN 'failed' ELSE 'pending' END,
        completed_at = CASE WHEN q.attempts >= q.max_attempts THEN now() END,
        next_retry = NULL,
        error_message = format('worker %s stopped during attempt %s (no heartbeat for %s s)',
                               coalesce(q.worker_id::text, 'unknown'), q.attempts, $1),
-       attempts_log =
-            CASE WHEN jsonb_array_length(q.attempts_log) >= 25 THEN q.attempts_log - 0
-                 ELSE q.attempts_log END
-            || jsonb_build_object(
-                   'attempt', q.attempts, 'at', now(), 'outcome', 'rescued', 'worker', q.worker_id,
-                   -- error_message's words again: SET cannot read a value it sets.
-                   'error', format('worker %s stopped during attempt %s (no heartbeat for %s s)',
-                                   coalesce(q.worker_id::text, 'unknown'), q.attempts, $1)),
+       attempts_log = syncd_append_attempt(q.attempts_log, jsonb_build_object(
+           'attempt', q.attempts, 'at', now(), 'outcome', 'rescued', 'worker', q.worker_id,
+           -- error_message's words again: SET cannot read a value it sets.
+           'error', format('worker %s stopped during attempt %s (no heartbeat for %s s)',
+                           coalesce(q.worker_id::text, 'unknown'), q.attempts, $1))),
        worker_id = NULL
  WHERE q.status = 'processing'
    AND q.worker_id IS DISTINCT FROM $2

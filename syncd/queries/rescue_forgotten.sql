@@ -18,14 +18,11 @@ UPDATE {table} q
        next_retry = NULL,
        error_message = format('worker %s lost track of attempt %s (its claim''s answer or '
                               'its outcome was lost)', q.worker_id, q.attempts),
-       attempts_log =
-            CASE WHEN jsonb_array_length(q.attempts_log) >= 25 THEN q.attempts_log - 0
-                 ELSE q.attempts_log END
-            || jsonb_build_object(
-                   'attempt', q.attempts, 'at', now(), 'outcome', 'rescued', 'worker', q.worker_id,
-                   -- error_message's words again: SET cannot read a value it sets.
-                   'error', format('worker %s lost track of attempt %s (its claim''s answer or '
-                                   'its outcome was lost)', q.worker_id, q.attempts)),
+       attempts_log = syncd_append_attempt(q.attempts_log, jsonb_build_object(
+           'attempt', q.attempts, 'at', now(), 'outcome', 'rescued', 'worker', q.worker_id,
+           -- error_message's words again: SET cannot read a value it sets.
+           'error', format('worker %s lost track of attempt %s (its claim''s answer or '
+                           'its outcome was lost)', q.worker_id, q.attempts))),
        worker_id = NULL
  WHERE q.status = 'processing'
    AND q.worker_id = $2

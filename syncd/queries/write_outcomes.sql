@@ -10,8 +10,7 @@
 -- keeps its newer attempt's outcome.
 --
 -- The attempt goes on the row's history in the same statement (attempts_log,
--- SPEC §9): the newest 25 entries, newest last. Appending one at a time, dropping
--- the oldest once there are 25 keeps it at 25 without unpacking the array.
+-- SPEC §9; syncd_append_attempt, migration 0016, keeps the newest 25).
 --
 -- A retry gives up (status 'failed') when the row has no attempts left: the row's
 -- own max_attempts decides, even if edited since the claim. Snoozes and releases
@@ -53,19 +52,16 @@ written AS (
                 WHEN 'released' THEN q.error_message
                 ELSE g.error END,
            worker_id = NULL,
-           attempts_log =
-                CASE WHEN jsonb_array_length(q.attempts_log) >= 25 THEN q.attempts_log - 0
-                     ELSE q.attempts_log END
-                || jsonb_strip_nulls(jsonb_build_object(
-                       'attempt', g.attempt,
-                       'at', now(),
-                       'outcome', CASE
-                            WHEN g.timed_out THEN 'timed_out'
-                            WHEN g.kind = 'retry' AND q.attempts >= q.max_attempts THEN 'failed'
-                            ELSE g.kind END,
-                       'error', g.error,
-                       'duration_ms', g.duration_ms,
-                       'worker', $1::uuid))
+           attempts_log = syncd_append_attempt(q.attempts_log, jsonb_strip_nulls(jsonb_build_object(
+                'attempt', g.attempt,
+                'at', now(),
+                'outcome', CASE
+                     WHEN g.timed_out THEN 'timed_out'
+                     WHEN g.kind = 'retry' AND q.attempts >= q.max_attempts THEN 'failed'
+                     ELSE g.kind END,
+                'error', g.error,
+                'duration_ms', g.duration_ms,
+                'worker', $1::uuid)))
       FROM given g
      WHERE q.id = g.id
        AND q.attempts = g.attempt
