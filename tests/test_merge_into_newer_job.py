@@ -21,6 +21,7 @@ import asyncpg
 
 from syncd.errors import RetryableError, Snooze
 from syncd.handlers import Context, Job
+from syncd.queues import SYNC_QUEUE
 from syncd.worker import Worker
 from tests.support import (
     Recorded,
@@ -29,6 +30,7 @@ from tests.support import (
     events,
     job_row,
     make_settings,
+    registered_store,
     registry_with,
     running_worker,
     wait_for,
@@ -233,3 +235,20 @@ async def test_a_job_this_worker_lost_track_of_is_rescued_into_the_newer_job(
     assert_folded(row_a, row_b, "rescued", attempts=1, error=why)
     assert assert_merged_event(logs, a, b, "rescued")["error"] == why
     assert [j.id for j in handler.jobs] == [b]
+
+
+async def test_a_retry_with_no_attempts_left_fails_and_leaves_the_newer_job_alone(
+    pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    # Failed is not pending: nothing to fold, and the newer job is the application's.
+    store = await registered_store(pool)
+    entity = uuid.uuid4()
+    a = await job_a(conn, entity, max_attempts=1)
+    [job] = await store.claim(SYNC_QUEUE, 1)
+    b = await job_b(conn, entity)
+    written = await store.retry(SYNC_QUEUE, job, 60, "HTTP 503")
+    assert written is not None
+    assert (written.status, written.merged_into) == ("failed", None)
+    row_a, row_b = await job_row(conn, a), await job_row(conn, b)
+    assert (row_a["status"], row_a["error_message"]) == ("failed", "HTTP 503")
+    assert (row_b["status"], row_b["operation"], row_b["priority"]) == ("pending", "upsert", 5)
