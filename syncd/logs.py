@@ -40,6 +40,7 @@ SEVERITIES = {
     "job.snoozed": logging.WARNING,
     "job.timed_out": logging.WARNING,
     "job.rescued": logging.WARNING,
+    "job.merged": logging.WARNING,
     "listener.lost": logging.WARNING,
     "monday.rate_limited": logging.WARNING,
 }

@@ -42,10 +42,15 @@ class Queue:
     about_columns: tuple[str, ...]
     # Whether its jobs leave monday items behind, for a job page to show.
     monday_items: bool = False
+    # The columns under which it keeps one pending job (a partial unique index on them
+    # WHERE status = 'pending', with its merge on INSERT), if it does: a job bound back
+    # to pending while another of its key is pending folds into that one instead
+    # (write_outcomes.sql, rescue.sql, rescue_forgotten.sql).
+    one_pending: tuple[str, ...] = ()
 
     def sql(self, name: str) -> str:
-        """The statement ``queries/<name>.sql`` for this queue's table."""
-        return _sql(name, self.table)
+        """The statement ``queries/<name>.sql`` for this queue."""
+        return _sql(name, self.table, self.one_pending)
 
     @property
     def claim(self) -> str:
@@ -96,6 +101,7 @@ SYNC_QUEUE = Queue(
     about_jobs="entity_jobs",
     about_columns=("entity_id", "entity_type"),
     monday_items=True,
+    one_pending=("entity_type", "entity_id", "direction"),  # ux_sync_queue_one_pending
 )
 DOCUMENT_QUEUE = Queue(
     DOCUMENTS,
@@ -146,10 +152,16 @@ def job_fields(job: Job, **extra: Any) -> dict[str, Any]:
 
 
 @cache
-def _sql(name: str, table: str) -> str:
-    # Statements shared by the queues name their table as {table}; it is filled
-    # in from a Queue, never from user input.
-    return queries.load(name).replace("{table}", table)
+def _sql(name: str, table: str, one_pending: tuple[str, ...]) -> str:
+    # Statements shared by the queues name their table as {table}, and as {sibling}
+    # the test that a job `s` shares a job `q`'s one-pending key: always false in a
+    # queue without one, which the planner then never looks in. Both are filled in
+    # from a Queue, never from user input.
+    sibling = "false"
+    if one_pending:
+        ours, theirs = (", ".join(f"{alias}.{c}" for c in one_pending) for alias in "sq")
+        sibling = f"({ours}) = ({theirs})"
+    return queries.load(name).replace("{table}", table).replace("{sibling}", sibling)
 
 
 def _plain(value: Any) -> Any:

@@ -42,14 +42,26 @@ class Written:
     outcome: str  # as its history entry says: completed, retry, failed, timed_out...
     # Written by an earlier try of the same write whose reply was lost.
     already: bool
+    # The newer pending job of its entity it was folded into, if it was: it is then
+    # `cancelled`, and next_retry is that job's (when its entity's work is due; None
+    # where an earlier try of the write did the folding).
+    merged_into: uuid.UUID | None
 
 
 class Rescued(NamedTuple):
-    """A job taken back: the attempt as it was, the row's new status, and why."""
+    """A job taken back: the attempt as it was, the row's new status, why, and the
+    newer pending job of its entity it was folded into, if it was."""
 
     job: Job
     status: str
     error: str
+    merged_into: uuid.UUID | None
+
+
+def _rescued(queue: Queue, row: asyncpg.Record) -> Rescued:
+    # rescue.sql and rescue_forgotten.sql return the row, and the rescue's own words
+    # (the row's error_message names the job it went into, when it was folded).
+    return Rescued(queue.job(row), row["outcome"], row["reason"], row["merged_into"])
 
 
 class Store:
@@ -125,7 +137,7 @@ class Store:
     async def rescue(self, queue: Queue, rescue_after: float) -> list[Rescued]:
         """Take back jobs of dead workers (rescue.sql)."""
         rows = await self._fetch(queue.sql("rescue"), rescue_after, self.worker_id)
-        return [Rescued(queue.job(r), r["outcome"], r["error_message"]) for r in rows]
+        return [_rescued(queue, r) for r in rows]
 
     async def rescue_forgotten(
         self, queue: Queue, claimed_before: datetime, held: Collection[uuid.UUID]
@@ -133,7 +145,7 @@ class Store:
         """Take back jobs marked ours that we do not hold (rescue_forgotten.sql)."""
         sql = queue.sql("rescue_forgotten")
         rows = await self._fetch(sql, claimed_before, self.worker_id, list(held))
-        return [Rescued(queue.job(r), r["outcome"], r["error_message"]) for r in rows]
+        return [_rescued(queue, r) for r in rows]
 
     async def prune(self, queue: Queue, status: str, older_than: float, batch: int) -> int:
         result = await self._execute(queue.sql("prune"), status, older_than, batch)

@@ -89,7 +89,7 @@ async def test_a_rescue_leaves_a_rescued_entry(
         dead.worker_id,
     )
     rescuer = await registered_store(pool)
-    [(rescued, status, message)] = await rescuer.rescue(SYNC_QUEUE, 30)
+    [(rescued, status, message, _)] = await rescuer.rescue(SYNC_QUEUE, 30)
     assert (rescued.id, status) == (job.id, "pending")
     [entry] = await history(conn, job.id)
     assert (entry["attempt"], entry["outcome"], entry["error"]) == (1, "rescued", message)
@@ -102,7 +102,7 @@ async def test_a_forgotten_rescue_leaves_a_rescued_entry(
     store = await registered_store(pool)
     job = await claimed(store, conn)
     cutoff = await conn.fetchval("SELECT now() + interval '1 second'")
-    [(rescued, _, message)] = await store.rescue_forgotten(SYNC_QUEUE, cutoff, set())
+    [(rescued, _, message, _)] = await store.rescue_forgotten(SYNC_QUEUE, cutoff, set())
     assert rescued.id == job.id
     [entry] = await history(conn, job.id)
     assert (entry["outcome"], entry["error"]) == ("rescued", message)

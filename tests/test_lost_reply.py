@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -54,6 +55,35 @@ async def proxied_pool(database_url: str) -> AsyncIterator[tuple[Proxy, asyncpg.
         proxy.close()
 
 
+async def watched_store(pool: asyncpg.Pool, conn: asyncpg.Connection) -> WatchedStore:
+    store = WatchedStore(pool, uuid.uuid4())
+    store.answers = []
+    await conn.execute(
+        "INSERT INTO syncd_workers (id, hostname, pid) VALUES ($1, 'test', 1)", store.worker_id
+    )
+    return store
+
+
+async def write_losing_the_reply(
+    proxy: Proxy, store: Store, job: Job, outcome: Outcome
+) -> list[dict[str, Any]]:
+    """Write `outcome` through the writer, losing the first reply; the log events."""
+    holdings = Holdings()
+    holdings.add("sync", [job])
+    writer = OutcomeWriter(store, holdings, lambda *_: None)
+    writing = writer.start()
+    try:
+        with capture_logs() as logs:
+            # The write's answer is the next one to name the job (its id, binary).
+            proxy.lose_reply(job.id.bytes)
+            writer.submit(job, outcome)
+            await wait_for(lambda: asyncio.sleep(0, result=not holdings.count()))
+    finally:
+        writing.cancel()
+    assert events(logs, "db.write_failed"), "the reply was not lost"
+    return logs
+
+
 @pytest.mark.parametrize(
     ("outcome", "event"),
     [
@@ -75,26 +105,10 @@ async def test_a_write_whose_reply_was_lost_logs_its_outcome_not_fenced(
     event: str,
 ) -> None:
     proxy, pool = proxied_pool
-    store = WatchedStore(pool, uuid.uuid4())
-    store.answers = []
-    await conn.execute(
-        "INSERT INTO syncd_workers (id, hostname, pid) VALUES ($1, 'test', 1)", store.worker_id
-    )
+    store = await watched_store(pool, conn)
     job_id = await enqueue(conn)
     [job] = await store.claim(SYNC_QUEUE, 1)
-    holdings = Holdings()
-    holdings.add("sync", [job])
-    writer = OutcomeWriter(store, holdings, lambda *_: None)
-    writing = writer.start()
-    try:
-        with capture_logs() as logs:
-            # The write's answer is the next one to name the job (its id, binary).
-            proxy.lose_reply(job.id.bytes)
-            writer.submit(job, outcome)
-            await wait_for(lambda: asyncio.sleep(0, result=not holdings.count()))
-    finally:
-        writing.cancel()
-    assert events(logs, "db.write_failed"), "the reply was not lost"
+    logs = await write_losing_the_reply(proxy, store, job, outcome)
     assert [e["job_id"] for e in events(logs, event)] == [str(job_id)]
     assert events(logs, "job.fenced") == []
     # The second try found the first one's write: once, and only once, in the row.
@@ -103,3 +117,28 @@ async def test_a_write_whose_reply_was_lost_logs_its_outcome_not_fenced(
     row = await job_row(conn, job_id)
     assert len(row["attempts_log"]) == 1
     assert row["worker_id"] is None
+
+
+async def test_a_folded_write_whose_reply_was_lost_logs_the_merge(
+    proxied_pool: tuple[Proxy, asyncpg.Pool], conn: asyncpg.Connection
+) -> None:
+    """A retry folded into its entity's newer pending job (write_outcomes.sql) is
+    recognised on the second try as well, the job it went into read from its history."""
+    proxy, pool = proxied_pool
+    store = await watched_store(pool, conn)
+    entity = uuid.uuid4()
+    job_id = await enqueue(conn, entity_id=entity)
+    [job] = await store.claim(SYNC_QUEUE, 1)
+    newer = await enqueue(conn, entity_id=entity)  # pending while the job runs
+    logs = await write_losing_the_reply(
+        proxy, store, job, Outcome(RETRY, "HTTP 503", delay_s=60, duration_ms=1.0)
+    )
+    [merged] = events(logs, "job.merged")
+    assert (merged["job_id"], merged["merged_into"]) == (str(job_id), str(newer))
+    assert events(logs, "job.fenced") == []
+    [answer] = store.answers
+    written = answer[(job.id, job.attempt)]
+    assert (written.already, written.status, written.merged_into) == (True, "cancelled", newer)
+    row = await job_row(conn, job_id)
+    assert [e["outcome"] for e in row["attempts_log"]] == ["retry"]
+    assert (await job_row(conn, newer))["status"] == "pending"

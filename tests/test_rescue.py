@@ -219,7 +219,7 @@ async def test_a_forgotten_rescue_spares_what_is_held_and_what_was_claimed_after
         rescued = await store.rescue_forgotten(QUEUES["sync"], cutoff, {ids["held"]})
     finally:
         await pool.close()
-    assert [(job.id, status) for job, status, _ in rescued] == [(ids["old"], "pending")]
+    assert [(job.id, status) for job, status, _, _ in rescued] == [(ids["old"], "pending")]
     rows = {r["id"]: r["status"] for r in await conn.fetch("SELECT id, status FROM sync_queue")}
     assert rows == {
         ids["held"]: "processing",

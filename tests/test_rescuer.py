@@ -12,6 +12,7 @@ from syncd.loops.rescuer import Holdings, Rescuer
 from syncd.queues import SYNC_QUEUE
 from syncd.store import Store
 from tests.support import capture_logs, enqueue, events, job_row
+from tests.support.rows import keep_processing
 
 ME = uuid.uuid4()
 
@@ -90,8 +91,7 @@ async def test_run_once_looks_for_nothing_forgotten_while_a_claim_is_in_flight(
 async def test_a_row_the_database_refuses_to_take_back_does_not_stop_the_rescue(
     settings: Settings, pool: asyncpg.Pool, conn: asyncpg.Connection
 ) -> None:
-    # A dead worker's job whose entity has since got a pending job: making it pending
-    # again would break the one-pending-job-per-entity index.
+    # A dead worker's job that a constraint of the host's keeps from going back.
     dead = uuid.uuid4()
     await conn.execute(
         "INSERT INTO syncd_workers (id, hostname, pid, heartbeat_at)"
@@ -99,8 +99,7 @@ async def test_a_row_the_database_refuses_to_take_back_does_not_stop_the_rescue(
         dead,
     )
     stuck = await processing(conn, dead, 60)
-    entity = (await job_row(conn, stuck))["entity_id"]
-    await enqueue(conn, entity_id=entity)
+    await keep_processing(conn, stuck)
     document = await conn.fetchval(
         "INSERT INTO documents (filename, storage_path) VALUES ('a.txt', 'a.txt') RETURNING id"
     )

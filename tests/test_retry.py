@@ -160,7 +160,7 @@ async def test_a_rescued_workers_late_write_is_fenced_off(
         frozen.worker_id,
     )
     rescuer = await registered_store(pool)
-    [(rescued, status, _)] = await rescuer.rescue(SYNC_QUEUE, 30)
+    [(rescued, status, _, _)] = await rescuer.rescue(SYNC_QUEUE, 30)
     assert (rescued.id, status) == (job_id, "pending")
     [fresh] = await rescuer.claim(SYNC_QUEUE, 1)
     assert fresh.attempt == 2

@@ -132,8 +132,13 @@ class Rescuer:
                 # is still looked at, and the next poll tries again.
                 self._log.error("rescue.failed", queue=queue.name, error=describe(exc))
                 continue
-            for job, status, message in rescued:
-                self._log.warning("job.rescued", **job_fields(job, status=status, error=message))
+            for job, status, message, merged_into in rescued:
+                if merged_into is None:
+                    fields = job_fields(job, status=status, error=message)
+                    self._log.warning("job.rescued", **fields)
+                else:
+                    fields = job_fields(job, outcome="rescued", error=message)
+                    self._log.warning("job.merged", **fields, merged_into=str(merged_into))
             if rescued:
                 self._on_due(queue.name)
                 if self._count is not None:

@@ -107,7 +107,7 @@ class OutcomeWriter(Loop):
             self._arrived.set()
             await self._idle.wait()
 
-    async def _write(self, queue: Queue, batch: Batch) -> None:
+    async def _write(self, queue: Queue, batch: Batch, again: bool = False) -> None:
         try:
             written = await until_done(
                 lambda: self._store.write(queue, batch),
@@ -118,12 +118,14 @@ class OutcomeWriter(Loop):
                 ),
             )
         except asyncpg.PostgresError as exc:
-            # A row the database refuses (a constraint: another pending job of its
-            # entity, say) costs its own outcome only, not its batch's. It stays
-            # `processing` for the rescuer, as a job whose worker died would.
-            if len(batch) > 1:
+            # A row the database refuses (a constraint) costs its own outcome only,
+            # not its batch's: the batch is written again row by row, and a row once
+            # more (a pending job of its entity whose INSERT the refused statement
+            # waited for is folded into by the next one: write_outcomes.sql). Then it
+            # stays `processing` for the rescuer, as a job whose worker died would.
+            if len(batch) > 1 or not again:
                 for one in batch:
-                    await self._write(queue, [one])
+                    await self._write(queue, [one], again=len(batch) == 1)
                 return
             [(job, _)] = batch
             self._log.error("db.write_failed", **job_fields(job), error=describe(exc))
@@ -144,16 +146,24 @@ class OutcomeWriter(Loop):
         self._holdings.discard(queue.name, [job.id for job, _ in batch])
         # A retry or snooze of ours is due again then, and no notification will
         # say so: the poller looks at the earliest, and learns of the next ones then.
+        # A folded one's is its entity's newer job's, which may now be due sooner.
         due_again = [
             row.next_retry
             for row in rows
-            if row is not None and row.status == "pending" and row.next_retry is not None
+            if row is not None
+            and (row.status == "pending" or row.merged_into)
+            and row.next_retry is not None
         ]
         self._on_written(queue, min(due_again, default=None))
 
     def _report(self, job: Job, outcome: Outcome, row: Written | None) -> None:
         """The log event of one outcome, as the row took it."""
-        if row is not None and row.outcome in (COMPLETED, RELEASED) and not logs.enabled(INFO):
+        if (
+            row is not None
+            and row.outcome in (COMPLETED, RELEASED)
+            and not logs.enabled(INFO)
+            and row.merged_into is None
+        ):
             return  # its info event would be dropped: spare building its fields
         fields = job_fields(job)
         if outcome.timed_out:
@@ -165,6 +175,19 @@ class OutcomeWriter(Loop):
                 "job.fenced",
                 **fields,
                 error="outcome not written: the job was rescued from this worker",
+            )
+            return
+        if row.merged_into is not None:
+            # Folded into its entity's newer pending job (write_outcomes.sql): that
+            # job carries the work on, this one is cancelled. `outcome` is what the
+            # attempt came to, as its history entry says.
+            self._log.warning(
+                "job.merged",
+                **fields,
+                merged_into=str(row.merged_into),
+                outcome=row.outcome,
+                error=outcome.error,
+                duration_ms=outcome.duration_ms,
             )
             return
         # As the history entry says: a retry of a row with no attempts left

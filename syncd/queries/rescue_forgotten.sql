@@ -10,25 +10,17 @@
 -- outcome not yet written), at a moment when no claim of its own was in flight.
 -- $1 is `rescue_after` before the poll that made it look: a claim sent after that
 -- moment stamps a later last_attempt, so a job this worker came to hold since
--- cannot match, however long this statement took to arrive. Like rescue.sql, the
--- attempt stays counted, the job is due at once, and its history gets a 'rescued' entry.
-UPDATE {table} q
-   SET status = CASE WHEN q.attempts >= q.max_attempts THEN 'failed' ELSE 'pending' END,
-       completed_at = CASE WHEN q.attempts >= q.max_attempts THEN now() END,
-       next_retry = NULL,
-       error_message = format('worker %s lost track of attempt %s (its claim''s answer or '
-                              'its outcome was lost)', q.worker_id, q.attempts),
-       attempts_log =
-            CASE WHEN jsonb_array_length(q.attempts_log) >= 25 THEN q.attempts_log - 0
-                 ELSE q.attempts_log END
-            || jsonb_build_object(
-                   'attempt', q.attempts, 'at', now(), 'outcome', 'rescued', 'worker', q.worker_id,
-                   -- error_message's words again: SET cannot read a value it sets.
-                   'error', format('worker %s lost track of attempt %s (its claim''s answer or '
-                                   'its outcome was lost)', q.worker_id, q.attempts)),
-       worker_id = NULL
- WHERE q.status = 'processing'
-   AND q.worker_id = $2
-   AND q.last_attempt < $1
-   AND q.id <> ALL ($3::uuid[])
-RETURNING q.*, q.status AS outcome
+-- cannot match, however long this statement took to arrive. Taken back as
+-- rescue.sql takes a dead worker's jobs (take_back.sql).
+WITH taken AS (
+    SELECT q.*,
+           format('worker %s lost track of attempt %s (its claim''s answer or '
+                  'its outcome was lost)', q.worker_id, q.attempts) AS reason
+      FROM {table} q
+     WHERE q.status = 'processing'
+       AND q.worker_id = $2
+       AND q.last_attempt < $1
+       AND q.id <> ALL ($3::uuid[])
+       FOR UPDATE OF q
+),
+{part:take_back}

@@ -35,6 +35,9 @@ GRANT SELECT, INSERT ON syncd_audit TO :"runtime";
 GRANT SELECT ON syncd_migrations TO :"runtime";
 -- The webhooks `syncd monday webhooks install` made, forgotten by `remove`.
 GRANT SELECT, INSERT, DELETE ON monday_webhooks TO :"runtime";
+-- The attempt history's append (migration 0016), in the outcome and rescue statements.
+-- EXECUTE is every role's by default; this keeps syncd working where it was revoked.
+GRANT EXECUTE ON FUNCTION syncd_append_attempt(jsonb, jsonb) TO :"runtime";
 
 -- == runtime: the host application's tables (run this part as their owner) =========
 

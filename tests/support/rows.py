@@ -54,3 +54,12 @@ async def enqueue(
 
 async def job_row(conn: asyncpg.Connection, job_id: uuid.UUID, table: str = "sync_queue") -> Any:
     return await conn.fetchrow(f"SELECT * FROM {table} WHERE id = $1", job_id)
+
+
+async def keep_processing(conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
+    """A constraint such as a host might add, which refuses any write that would move
+    the sync job out of `processing`: the database refusing one row of a batch."""
+    await conn.execute(
+        f"ALTER TABLE sync_queue ADD CONSTRAINT ck_test_keep_{job_id.hex}"
+        f" CHECK (id <> '{job_id}' OR status = 'processing') NOT VALID"
+    )
