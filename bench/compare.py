@@ -205,6 +205,7 @@ class SyncdBaseline(Syncd):
     name = "syncd_baseline"
 
     def __init__(self, checkout: str) -> None:
+        super().__init__("syncd_baseline", metrics=False)
         self.checkout = checkout
 
     def start(self, url: str, times: str) -> subprocess.Popen[bytes]:
