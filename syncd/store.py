@@ -94,15 +94,16 @@ class Store:
         An attempt missing from the answer was fenced off: rescued from us.
         """
         outcomes = [o for _, o in batch]
-        # A batch of completions has no errors, delays or snoozes: those columns
-        # go as NULL arrays (see _sparse), decided once rather than per column.
+        # A batch of completions has no kinds but `completed` and no errors, delays
+        # or snoozes: those columns go as NULL arrays (see _sparse; asyncpg checks
+        # every element it encodes), decided once rather than per column.
         plain = all(o.kind == COMPLETED and not o.timed_out for o in outcomes)
         rows = await self._fetch(
             queue.sql("write_outcomes"),
             self.worker_id,
             [job.id for job, _ in batch],
             [job.attempt for job, _ in batch],
-            [o.kind for o in outcomes],
+            None if plain else [o.kind for o in outcomes],
             None if plain else _sparse([o.delay_s for o in outcomes]),
             None if plain else _sparse([o.until for o in outcomes]),
             None if plain else _sparse([o.error for o in outcomes]),

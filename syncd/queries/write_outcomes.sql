@@ -37,7 +37,9 @@
 -- went into, from that entry. A rescuer's entry says 'rescued', so a job truly
 -- taken back is never mistaken for one.
 WITH given AS (
-    SELECT *
+    -- A batch of nothing but completions sends no kinds either (NULL: completed).
+    SELECT g.id, g.attempt, coalesce(g.kind, 'completed') AS kind, g.delay_s, g.until,
+           g.error, g.duration_ms, g.timed_out
       FROM unnest($2::uuid[], $3::int[], $4::text[], $5::float8[], $6::timestamptz[],
                   $7::text[], $8::float8[], $9::bool[])
            AS g (id, attempt, kind, delay_s, until, error, duration_ms, timed_out)
