@@ -2,9 +2,7 @@
 -- oldest, one job per document at a time (two extractions of one file would race
 -- on its document_extractions row). See claim_sync.sql for the reasoning. $3 are
 -- the operations paused (syncd pause documents --kind K).
-WITH worker AS (
-    UPDATE syncd_workers SET heartbeat_at = now() WHERE id = $1
-),
+WITH {part:claim_begins},
 candidates AS (
     SELECT q.id, q.document_id, q.priority, q.created_at
       FROM document_processing_queue q
@@ -31,7 +29,7 @@ UPDATE document_processing_queue q
        last_attempt = now(),
        started_at = now(),
        worker_id = $1
-  FROM chosen
+  FROM chosen, quick
  WHERE q.id = chosen.id
 RETURNING q.id, q.attempts, q.max_attempts, q.priority, q.created_at, q.operation,
           q.document_id

@@ -11,9 +11,7 @@
 -- vacuum included (5,141 of 6,138 buffers after 100k jobs, bench/backlog.py).
 -- $3 are the entity types paused (syncd pause sync --kind K; empty: none): their
 -- jobs stay pending. A paused queue as a whole is not claimed at all.
-WITH worker AS (
-    UPDATE syncd_workers SET heartbeat_at = now() WHERE id = $1
-),
+WITH {part:claim_begins},
 candidates AS (
     SELECT q.id, q.entity_type, q.entity_id, q.priority, q.created_at
       FROM sync_queue q
@@ -41,7 +39,7 @@ UPDATE sync_queue q
        last_attempt = now(),
        started_at = now(),
        worker_id = $1
-  FROM chosen
+  FROM chosen, quick
  WHERE q.id = chosen.id
 RETURNING q.id, q.attempts, q.max_attempts, q.priority, q.created_at, q.operation,
           q.entity_type, q.entity_id, q.direction, q.payload
