@@ -20,7 +20,6 @@ can tell a spent budget from one that has refilled since (monday_budgets.sql).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import structlog
 from syncd import queries
 from syncd.errors import describe
 from syncd.handlers.monday.pacing import Pacer
+from syncd.handlers.monday.periodic import Periodic
 
 if TYPE_CHECKING:
     import asyncpg
@@ -81,24 +81,17 @@ class BudgetReporter:
         self.every = every
         self._written: dict[str, Reading] = {}
         self._warned_at = -math.inf
-        self._task: asyncio.Task[None] | None = None
+        # run_once logs its own failures; the event is for what slips past it.
+        self._periodic = Periodic(
+            "monday-budgets", every, self.run_once, "monday.budget_write_failed"
+        )
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="monday-budgets")
+        self._periodic.start()
 
     async def stop(self) -> None:
         """End the loop; no report is written once this returns."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.every)
-            await self.run_once()
+        await self._periodic.stop()
 
     async def run_once(self) -> int:
         """Write the budgets that changed since the last write; how many. Never raises

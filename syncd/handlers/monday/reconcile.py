@@ -19,7 +19,6 @@ returns what it did, so tests drive it without waiting on the clock.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ import structlog
 from syncd import queries
 from syncd.handlers.monday import backfill
 from syncd.handlers.monday.client import MondayClient
+from syncd.handlers.monday.periodic import Periodic
 from syncd.handlers.monday.settings import EntityMapping, MondaySettings
 
 if TYPE_CHECKING:
@@ -125,16 +125,10 @@ async def exclusive(pool: asyncpg.Pool):  # type: ignore[no-untyped-def]
 class Reconciler:
     """The periodic reconcile of every mapped entity type (a `Service`).
 
-    Its task looks like one of the daemon's side loops (`syncd.loops.Loop`: wait, then
-    `run_once`) but is not one, on purpose. Handlers may not import `syncd.loops` (the
-    import-linter contracts in pyproject.toml keep the daemon's machinery out of
-    plugins), and the two differ where it matters: a side loop that raises stops the
-    daemon, because the worker watches it, while a monday outage must not, so a failed
-    turn here is logged and the next period tries again. And it is a `Service`, started
+    Its turns run in a `Periodic` (periodic.py says why not a `syncd.loops.Loop`): a
+    failed turn is logged and the next period tries again. It is a `Service`, started
     with the pool and stopped with the handlers' services, whose first turn comes
-    `every` after the start rather than at once. What is left in common, the cancel and
-    await in `stop`, is asyncio's idiom (fake_monday's webhook delivery writes it too,
-    and the fake may share no code with this client): not worth a module of its own.
+    `every` after the start rather than at once.
     """
 
     def __init__(self, settings: MondaySettings, client: MondayClient) -> None:
@@ -143,31 +137,19 @@ class Reconciler:
         self.client = client
         self.every = settings.reconcile.every
         self._pool: asyncpg.Pool | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic(
+            "monday-reconcile", self.every, self.run_once, "monday.reconcile_failed"
+        )
 
     def __repr__(self) -> str:
         return f"Reconciler(every={self.every:g}s)"
 
     async def start(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._task = asyncio.create_task(self._loop(), name="monday-reconcile")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.every)
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the next period tries again
-                log.warning("monday.reconcile_failed", error=f"{type(exc).__name__}: {exc}")
+        await self._periodic.stop()
 
     async def run_once(self) -> dict[str, Reconciled] | None:
         """Reconcile every entity type; None when another process holds the lock."""
