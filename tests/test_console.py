@@ -307,11 +307,12 @@ def test_a_queue_paused_in_the_console_starts_no_job_until_resumed(
             time.sleep(1.5)
             started = _run(database_url, lambda c: c.fetchval("SELECT count(*) FROM probe_runs"))
             assert started == 0
-            card = browser.find_element(By.CSS_SELECTOR, 'section[data-queue="sync"]')
-            assert "PAUSED" in card.text and "monday is down" in card.text
+            sync_card = 'section[data-queue="sync"]'
+            _wait(lambda: "PAUSED" in _live_text(browser, sync_card))
+            assert "monday is down" in _live_text(browser, sync_card)
             _shot(browser, tmp_path, "paused")
 
-            card.find_element(By.XPATH, ".//button[text()='Resume']").click()
+            _wait(lambda: _live_click(browser, sync_card, ".//button[text()='Resume']"))
             _wait(lambda: "resumed the sync queue" in browser.page_source)
             _wait(
                 lambda: _run(
@@ -321,10 +322,10 @@ def test_a_queue_paused_in_the_console_starts_no_job_until_resumed(
                     ),
                 )
             )
-            assert "PAUSED" not in browser.find_element(By.ID, "main").text
+            _wait(lambda: "PAUSED" not in _live_text(browser, "#main"))
             browser.get(base + "/audit")
-            audit = browser.find_element(By.CSS_SELECTOR, "table.audit").text
-            assert "pause" in audit and "resume" in audit
+            _wait(lambda: "resume" in _live_text(browser, "table.audit"))
+            assert "pause" in _live_text(browser, "table.audit")
     finally:
         daemon.stop()
     actions = _run(
@@ -333,16 +334,32 @@ def test_a_queue_paused_in_the_console_starts_no_job_until_resumed(
     assert [(a["action"], a["actor"]) for a in actions] == [("pause", "local"), ("resume", "local")]
 
 
-def _status_badge(browser: Any) -> str:
-    from selenium.common.exceptions import StaleElementReferenceException
+def _live_text(browser: Any, css: str) -> str:
+    """The text of `css`, or "" while the live updates are redrawing it."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     try:
-        facts = browser.find_element(By.CSS_SELECTOR, "dl.facts")
-        text: str = facts.find_element(By.CSS_SELECTOR, "dd .badge").text
+        text: str = browser.find_element(By.CSS_SELECTOR, css).text
         return text
-    except StaleElementReferenceException:
+    except (NoSuchElementException, StaleElementReferenceException):
         return ""
+
+
+def _live_click(browser: Any, css: str, xpath: str) -> bool:
+    """Click `xpath` inside `css`; False while the live updates are redrawing it."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        browser.find_element(By.CSS_SELECTOR, css).find_element(By.XPATH, xpath).click()
+        return True
+    except (NoSuchElementException, StaleElementReferenceException):
+        return False
+
+
+def _status_badge(browser: Any) -> str:
+    return _live_text(browser, "dl.facts dd .badge")
 
 
 def test_a_read_only_console_offers_no_action(
