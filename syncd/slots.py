@@ -52,7 +52,6 @@ class QueueState:
     limit: int
     enabled: bool
     running: int = 0  # handlers running now
-    asking: int = 0  # jobs asked for by claims in flight
     ready: deque[Job] = field(default_factory=deque)  # claimed ahead, not started
     # True while the queue may have due jobs: after a notification or a poll that
     # found some, after a claim that took all it asked for, after a job ended.
@@ -79,7 +78,7 @@ class QueueState:
 
     def room(self) -> int:
         """How many more jobs this queue may claim now."""
-        return self.limit + self.ahead() - self.held - self.asking
+        return self.limit + self.ahead() - self.held
 
     def claimed(self, jobs: list[Job], seconds: float) -> None:
         self.ready.extend(jobs)
@@ -118,7 +117,7 @@ class Slots:
         """How many more jobs the daemon as a whole may claim now."""
         states = self.states.values()
         ahead = sum(s.ahead() for s in states if s.enabled)
-        return self.concurrency + ahead - sum(s.held + s.asking for s in states)
+        return self.concurrency + ahead - sum(s.held for s in states)
 
     def hungry(self) -> list[QueueState]:
         """The queues to claim for now, starting with a different one each time."""
@@ -146,13 +145,9 @@ class Slots:
                 continue
             state.fresh = False
             asked = loop.time()
-            state.asking += want
-            try:
-                with holdings.claiming():
-                    jobs = await store.claim(state.queue, want, state.paused)
-                    holdings.add(state.queue.name, jobs)
-            finally:
-                state.asking -= want
+            with holdings.claiming():
+                jobs = await store.claim(state.queue, want, state.paused)
+                holdings.add(state.queue.name, jobs)
             state.claimed(jobs, loop.time() - asked)
             if len(jobs) < want:
                 state.wanted = state.fresh
@@ -189,11 +184,11 @@ class Slots:
         self.running -= 1
         state.finished(seconds)
 
-    def startable(self) -> int:
-        """How many claimed jobs could start now."""
-        free = self.concurrency - self.running
-        waiting = sum(min(len(s.ready), s.limit - s.running) for s in self.states.values())
-        return max(0, min(free, waiting))
+    def startable(self) -> bool:
+        """Whether a claimed job could start now."""
+        return self.running < self.concurrency and any(
+            s.ready and s.running < s.limit for s in self.states.values()
+        )
 
     # -- the runners -------------------------------------------------------------------
 

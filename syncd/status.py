@@ -102,21 +102,20 @@ async def monday_budgets(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 def budget_words(b: Mapping[str, Any]) -> str:
     """One reported budget in words, for `syncd status` and the console alike (plain
     text, from outside: escape it)."""
-    say = duration
     unit = "complexity points" if b["budget"] == "complexity" else "requests"
     limit = b["limit"]
     if b["refilled"]:
         to = "" if limit is None else f" to {limit:,.0f} {unit}"
-        level = f"refilled{to} {say(-b['resets_in_s'])} ago (its window reset)"
+        level = f"refilled{to} {duration(-b['resets_in_s'])} ago (its window reset)"
     elif b["remaining"] is None:
         level = f"refilled ({unit}: monday's next answer says how many)"
     else:
         of = "" if limit is None else f" of {limit:,.0f}"
         resets = b["resets_in_s"]
-        when = "reset time not known yet" if resets is None else f"resets in {say(resets)}"
+        when = "reset time not known yet" if resets is None else f"resets in {duration(resets)}"
         level = f"{b['remaining']:,.0f}{of} {unit} left, {when}"
     last = "last reported" if b["old"] else "reported"
-    return f"{level}, {last} {say(b['age_s'])} ago by {b['reported_by']}"
+    return f"{level}, {last} {duration(b['age_s'])} ago by {b['reported_by']}"
 
 
 def _plain(value: Any) -> Any:
