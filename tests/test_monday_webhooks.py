@@ -223,6 +223,31 @@ async def test_a_burst_of_edits_is_one_job_and_an_echo_is_none(
     assert len(await to_npd_jobs(conn)) == 1
 
 
+async def test_an_echo_that_beats_the_record_of_its_push_is_still_none(
+    fake: FakeMonday, pool: asyncpg.Pool, conn: asyncpg.Connection
+) -> None:
+    settings = MondaySettings(**hooks_config(fake))
+    contact, item_id = await pushed_contact(fake, settings, pool, conn)
+    # The CRM changed the title and syncd's push of it is under way: monday already
+    # calls back with "Queen", but pushed_values still holds the push before.
+    await conn.execute("UPDATE contacts SET title = 'Queen' WHERE id = $1", contact)
+    await conn.execute("DELETE FROM sync_queue")
+    async with receiving(settings, pool) as base:
+        with capture_logs() as logs:
+            assert await post(base + PATH, title_changed(item_id, "Queen"), signed()) == (
+                200,
+                {"enqueued": 0},
+            )
+            # A value neither pushed nor in the row is a person's edit.
+            assert await post(base + PATH, title_changed(item_id, "Empress"), signed()) == (
+                200,
+                {"enqueued": 1},
+            )
+    [suppressed] = events(logs, "monday.echo_suppressed")
+    assert "the row's value" in suppressed["reason"]
+    assert len(await to_npd_jobs(conn)) == 1
+
+
 async def test_events_of_columns_the_crm_owns_or_of_unmapped_boards_are_ignored(
     fake: FakeMonday, pool: asyncpg.Pool, conn: asyncpg.Connection
 ) -> None:

@@ -21,9 +21,10 @@ job: ``create_pulse`` (an item made with a row's entity id in the key column),
 **Echo suppression.** Every push syncd makes comes back as webhook events. An event
 whose value is what syncd itself last pushed to that column (``monday_items.
 pushed_values``) is syncd's own change: it is logged as ``monday.echo_suppressed``
-and enqueues nothing. Where the last push is not known (an item's first push whose
-answer has not been recorded yet), the value is compared with the row's instead:
-equal means there is nothing to pull either.
+and enqueues nothing. Where it is not (the last push is not known, or
+the echo came back before the push's answer was recorded), the value is compared with
+the row's instead: equal means there is nothing to pull either. A value that differs
+from both is a person's edit, even when the row has moved on since syncd's last push.
 """
 
 from __future__ import annotations
@@ -177,9 +178,12 @@ class WebhookReceiver:
             return 0
         value = monday_value(column, event.get("value"))
         last = link.pushed_values
-        if last is not None and column.column in last:
-            echo, why = last[column.column] == value, "syncd's last push"
-        else:
+        echo = last is not None and column.column in last and last[column.column] == value
+        why = "syncd's last push"
+        if not echo:
+            # A push's echo can arrive before the push's answer is recorded (the job
+            # commits after monday answers), when `last` still holds the push before.
+            # A value the row already holds has nothing to pull either.
             row = await rows.read(self._pool, mapping, link.entity_id)
             try:
                 current = None if row is None else _row_values(mapping, row)
