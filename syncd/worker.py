@@ -231,6 +231,13 @@ class Worker:
     # -- the fetch loop ------------------------------------------------------------
 
     async def _fetch(self) -> None:
+        assert self._store is not None
+        async with self._store.keeping_a_connection():
+            await self._fetch_until_stopped()
+        if self.once:
+            self.stop()
+
+    async def _fetch_until_stopped(self) -> None:
         wait = Doubling(0.1, 5.0)
         while not self._stop.is_set():
             self._wake.clear()
@@ -253,8 +260,6 @@ class Worker:
             if self.once and self._drained():
                 break
             await self._wake.wait()
-        if self.once:
-            self.stop()
 
     def _drained(self) -> bool:
         wanted = any(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -71,3 +72,32 @@ async def test_a_failed_statement_still_gets_the_reset(
     with pytest.raises(asyncpg.PostgresError):
         await store._fetch("SELECT 1 / 0")
     assert len(resets) == 1
+
+
+async def test_claims_keep_one_connection_and_a_lost_one_is_replaced(
+    settings: Settings, conn: asyncpg.Connection
+) -> None:
+    pool = await db.create_pool(settings)
+    try:
+        store = Store(pool, uuid.uuid4())
+        async with store.keeping_a_connection():
+            await enqueue(conn)
+            assert len(await store.claim(SYNC_QUEUE, 10)) == 1
+            kept = store._claiming
+            assert kept is not None
+            await enqueue(conn)
+            assert len(await store.claim(SYNC_QUEUE, 10)) == 1
+            assert store._claiming is kept  # no acquire and release between claims
+            # Its session ends under it: that claim fails, the next takes another.
+            await conn.execute("SELECT pg_terminate_backend($1)", kept.get_server_pid())
+            await enqueue(conn)
+            with pytest.raises((*db.CONNECTION_ERRORS, asyncpg.PostgresError)):
+                await store.claim(SYNC_QUEUE, 10)
+            assert store._claiming is None
+            assert len(await store.claim(SYNC_QUEUE, 10)) == 1
+            assert store._claiming is not None and store._claiming is not kept
+        # Given back when the fetch loop stops: the pool can close at once.
+        assert store._claiming is None
+        assert pool.get_idle_size() == pool.get_size()
+    finally:
+        await asyncio.wait_for(pool.close(), 10)
