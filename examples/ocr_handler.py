@@ -40,10 +40,10 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from syncd.config import PositiveDuration, Settings
+from syncd.errors import PermanentError, RateLimited, RetryableError
 from syncd.handlers import DOCUMENTS, Context, Job, Registry
 from syncd.handlers.documents import paths, store
 from syncd.handlers.documents.file_to_text import Content, summarize
-from syncd.errors import PermanentError, RateLimited, RetryableError
 
 
 class OcrSettings(BaseModel):
