@@ -200,6 +200,9 @@ def test_an_operator_finds_a_failed_job_retries_it_and_watches_it_complete(
         rows = browser.find_elements(By.CSS_SELECTOR, "table.jobs tbody tr")
         assert [r.get_attribute("data-status") for r in rows] == ["failed"]
         _shot(browser, tmp_path, "jobs-failed")
+        # The page's script keeps "ago" current, in the server's one duration format.
+        created = _wait(lambda: _live_text(browser, "table.jobs tbody tr time.rel"))
+        assert re.fullmatch(r"\d+\.\d s ago", created), created
 
         rows[0].find_element(By.TAG_NAME, "a").click()
         _wait(lambda: browser.find_elements(By.ID, "job-id"))

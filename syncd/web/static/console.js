@@ -2,12 +2,16 @@
 // says jobs moved (server-sent events fed by the queues' NOTIFY and a 1 s poll).
 (function () {
   "use strict";
+  // The server's one duration format (syncd/status.py duration), so that a time
+  // reads the same before and after the first tick.
+  function duration(s) {
+    if (s < 120) return s.toFixed(1) + " s";
+    if (s < 7200) return (s / 60).toFixed(0) + " min";
+    if (s < 172800) return (s / 3600).toFixed(1) + " h";
+    return (s / 86400).toFixed(1) + " d";
+  }
   function ago(seconds) {
-    var s = Math.abs(seconds), t;
-    if (s < 90) t = Math.round(s) + "s";
-    else if (s < 5400) t = Math.round(s / 60) + "m";
-    else if (s < 172800) t = Math.round(s / 3600) + "h";
-    else t = Math.round(s / 86400) + "d";
+    var t = duration(Math.abs(seconds));
     return seconds < 0 ? "in " + t : t + " ago";
   }
   function tick() {
